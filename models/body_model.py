@@ -1,0 +1,358 @@
+"""SMPL-format body model layer (any batch size) and the original STRAPS's extra SMPL joints.
+
+One file format serves every body model: the keys that `smplx.SMPL` reads (`v_template`, `shapedirs`,
+`posedirs`, `J_regressor`, `weights`, `kintree_table`, `f`), stored either in a chumpy-free SMPL `.pkl` or in
+an `.npz` (our open body model). The arrays are handed to `smplx.SMPL` as its `data_struct`, so smplx owns
+the buffers, and the forward pass calls `smplx.lbs.lbs` on them directly: the original subclassed
+`smplx.SMPL` with batch buffers fixed at construction (spec section 3, pitfall 14.3), while here every call
+passes pose and shape explicitly, so one layer serves batch 1 at inference and batch 140 in training.
+
+`SMPLJointSuperset` rebuilds the original's 90-joint superset (24 skeleton joints, smplx's 21 vertex
+joints, 9 + 19 + 17 regressed joints) with the index maps to COCO-17 and LSP-14 (spec section 3).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import pickle
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import smplx
+import torch
+from smplx.lbs import blend_shapes, lbs, vertices2joints
+from smplx.vertex_ids import vertex_ids as SMPLX_VERTEX_IDS
+from smplx.vertex_joint_selector import VertexJointSelector
+from torch import nn
+
+NUM_SKELETON_JOINTS = 24
+NUM_BETAS = 10
+NUM_POSE_BASIS = 9 * (NUM_SKELETON_JOINTS - 1)  # 207 pose-corrective coefficients
+# SMPL's kinematic tree (parent of each joint; the root's is -1). Every SMPL-format model must share it,
+# because poses (axis-angle files, network predictions) are only meaningful on this tree.
+SMPL_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
+
+SMPL_NUM_VERTICES = 6890
+# The original's 90-joint superset, concatenated in this order (spec section 3): 0-23 the skeleton joints,
+# 24-44 smplx's vertex joints (nose, eyes, ears, toes, heels, fingertips: single SMPL vertices), 45-53
+# J_regressor_extra, 54-72 cocoplus, 73-89 J_regressor_h36m (the last three regress the posed vertices).
+SUPERSET_H36M = slice(73, 90)
+# COCO-17 (nose, L/R eye, L/R ear, L/R shoulder, elbow, wrist, hip, knee, ankle): face points are the
+# vertex joints, body points the SMPL skeleton joints (not the cocoplus regressions).
+SUPERSET_TO_COCO17 = (24, 26, 25, 28, 27, 16, 17, 18, 19, 20, 21, 1, 2, 4, 5, 7, 8)
+# LSP-14 (R ankle, knee, hip, L hip, knee, ankle, R wrist, elbow, shoulder, L shoulder, elbow, wrist,
+# neck, head top) as rows of the H36M regression, as in SPIN.
+H36M_TO_LSP14 = (6, 5, 4, 1, 2, 3, 16, 15, 14, 11, 12, 13, 8, 10)
+# File name and row count of each extra SMPL regressor in `additional/`, in superset order.
+SMPL_EXTRA_REGRESSORS = (
+    ("J_regressor_extra.npy", 9),
+    ("cocoplus_regressor.npy", 19),
+    ("J_regressor_h36m.npy", 17),
+)
+
+_CHUMPY_ADVICE = (
+    "convert it to a chumpy-free pickle (e.g. with the SMPL-X project's tools/clean_ch.py) or download the "
+    "chumpy-free SMPL v1.1.0 files ('basicmodel_*_lbs_10_207_0_v1.1.0.pkl') from the SMPL website and "
+    "rename them SMPL_NEUTRAL.pkl / SMPL_MALE.pkl / SMPL_FEMALE.pkl"
+)
+
+
+class BodyModelAssetError(RuntimeError):
+    """A body-model file is missing or unusable; the message says which file and what to do."""
+
+
+@dataclass(frozen=True)
+class SMPLFormatArrays:
+    """The arrays of an SMPL-format model file. Field names are the file's keys, which are also the
+    attribute names `smplx.SMPL` reads from its `data_struct`."""
+
+    v_template: np.ndarray  # (V, 3) rest (T-pose) vertices
+    shapedirs: np.ndarray  # (V, 3, >=10) shape blend shapes
+    posedirs: np.ndarray  # (V, 3, 207) pose-corrective blend shapes
+    J_regressor: np.ndarray  # (24, V) rest joints from rest vertices
+    weights: np.ndarray  # (V, 24) skinning weights
+    kintree_table: np.ndarray  # (2, 24) row 0: parents, row 1: joint ids
+    f: np.ndarray  # (F, 3) triangle vertex indices
+
+
+@dataclass
+class SkeletonOutput:
+    """Output of `SMPLFormatBodyModel`, in the body-model frame (no translation)."""
+
+    vertices: torch.Tensor  # (B, V, 3)
+    joints: torch.Tensor  # (B, 24, 3) posed skeleton joints
+
+
+class _CompressedSparseStandIn:
+    """Receives the pickled state of a scipy CSC/CSR matrix (SMPL pickles store `J_regressor` that way),
+    so the files load without scipy; `to_dense` rebuilds the array from `data`, `indices`, `indptr`."""
+
+    column_compressed: bool
+
+    def to_dense(self) -> np.ndarray:
+        state = self.__dict__
+        shape = tuple(int(n) for n in state.get("_shape", state.get("shape")))
+        counts = np.diff(np.asarray(state["indptr"]))
+        major = np.repeat(np.arange(len(counts)), counts)
+        minor = np.asarray(state["indices"])
+        rows, cols = (minor, major) if self.column_compressed else (major, minor)
+        dense = np.zeros(shape, dtype=np.float64)
+        # add.at, not assignment: an uncanonical sparse matrix may hold one entry several times.
+        np.add.at(dense, (rows, cols), np.asarray(state["data"], dtype=np.float64))
+        return dense
+
+
+class _CSCStandIn(_CompressedSparseStandIn):
+    column_compressed = True
+
+
+class _CSRStandIn(_CompressedSparseStandIn):
+    column_compressed = False
+
+
+_SPARSE_STAND_INS = {
+    "csc_matrix": _CSCStandIn,
+    "csc_array": _CSCStandIn,
+    "csr_matrix": _CSRStandIn,
+    "csr_array": _CSRStandIn,
+}
+
+
+class _SMPLUnpickler(pickle.Unpickler):
+    """Unpickler for SMPL `.pkl` files: refuses chumpy objects with advice, maps scipy sparse matrices to
+    stand-ins (scipy is not a dependency)."""
+
+    def __init__(self, file, path: Path):
+        # latin1: the official SMPL pickles were written by Python 2 and hold numpy arrays.
+        super().__init__(file, encoding="latin1")
+        self.path = path
+
+    def find_class(self, module: str, name: str):
+        if module.split(".")[0] == "chumpy":
+            raise BodyModelAssetError(f"{self.path} holds chumpy objects: {_CHUMPY_ADVICE}.")
+        if module.startswith("scipy.sparse") and name in _SPARSE_STAND_INS:
+            return _SPARSE_STAND_INS[name]
+        return super().find_class(module, name)
+
+
+def _read_pickle(path: Path) -> dict:
+    try:
+        with open(path, "rb") as file:
+            content = _SMPLUnpickler(file, path).load()
+    except (pickle.UnpicklingError, EOFError, ImportError, AttributeError, ValueError, TypeError) as exc:
+        raise BodyModelAssetError(
+            f"{path} could not be read as an SMPL model pickle ({exc}); replace it with a valid "
+            "chumpy-free SMPL .pkl."
+        ) from exc
+    if not isinstance(content, dict):
+        raise BodyModelAssetError(f"{path} does not hold a dict of arrays; it is not an SMPL model pickle.")
+    return {k: v.to_dense() if isinstance(v, _CompressedSparseStandIn) else v for k, v in content.items()}
+
+
+def _read_npz(path: Path) -> dict:
+    try:
+        with np.load(path, allow_pickle=False) as content:
+            return {key: content[key] for key in content.files}
+    except (OSError, ValueError) as exc:
+        raise BodyModelAssetError(
+            f"{path} could not be read as an .npz of plain arrays ({exc}); regenerate or replace it."
+        ) from exc
+
+
+def read_smpl_format(path: str | Path) -> SMPLFormatArrays:
+    """Read and validate an SMPL-format model from a chumpy-free `.pkl` or an `.npz`.
+
+    Raises:
+        BodyModelAssetError: the file is missing, holds chumpy objects, cannot be read, or its arrays do not
+            have SMPL-format shapes.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise BodyModelAssetError(
+            f"Body model file {path} does not exist; put an SMPL-format .pkl or .npz there."
+        )
+    if path.suffix == ".pkl":
+        content = _read_pickle(path)
+    elif path.suffix == ".npz":
+        content = _read_npz(path)
+    else:
+        raise BodyModelAssetError(f"Body model file {path} must be a .pkl or an .npz in SMPL format.")
+
+    names = [field.name for field in fields(SMPLFormatArrays)]
+    missing = [name for name in names if name not in content]
+    if missing:
+        raise BodyModelAssetError(f"{path} is not an SMPL-format model: it lacks the keys {missing}.")
+    arrays = SMPLFormatArrays(**{name: np.asarray(content[name]) for name in names})
+    problem = _shape_problem(arrays)
+    if problem:
+        raise BodyModelAssetError(f"{path} is not a valid SMPL-format model: {problem}.")
+    return arrays
+
+
+def _shape_problem(a: SMPLFormatArrays) -> str | None:
+    """Returns what is wrong with the arrays' shapes, or None."""
+    if a.v_template.ndim != 2 or a.v_template.shape[1] != 3:
+        return f"v_template has shape {a.v_template.shape}, expected (V, 3)"
+    num_vertices = a.v_template.shape[0]
+    if (
+        a.shapedirs.ndim != 3
+        or a.shapedirs.shape[:2] != (num_vertices, 3)
+        or a.shapedirs.shape[2] < NUM_BETAS
+    ):
+        return f"shapedirs has shape {a.shapedirs.shape}, expected ({num_vertices}, 3, >={NUM_BETAS})"
+    expected = {
+        "posedirs": (num_vertices, 3, NUM_POSE_BASIS),
+        "J_regressor": (NUM_SKELETON_JOINTS, num_vertices),
+        "weights": (num_vertices, NUM_SKELETON_JOINTS),
+        "kintree_table": (2, NUM_SKELETON_JOINTS),
+    }
+    for name, shape in expected.items():
+        if getattr(a, name).shape != shape:
+            return f"{name} has shape {getattr(a, name).shape}, expected {shape}"
+    if tuple(int(p) for p in a.kintree_table[0, 1:]) != SMPL_PARENTS[1:]:
+        return "kintree_table is not SMPL's 24-joint kinematic tree"
+    if a.f.ndim != 2 or a.f.shape[1] != 3 or a.f.min() < 0 or a.f.max() >= num_vertices:
+        return f"f must be (F, 3) triangles indexing the {num_vertices} vertices"
+    return None
+
+
+class SMPLFormatBodyModel(nn.Module):
+    """SMPL-format linear blend skinning for any batch size.
+
+    The model arrays live in a wrapped `smplx.SMPL` (built with no parameters of its own); `forward` runs
+    `smplx.lbs.lbs` on its buffers with rotation matrices.
+    """
+
+    def __init__(self, arrays: SMPLFormatArrays):
+        super().__init__()
+        # smplx prints a warning about 10 shape components on every construction; it is irrelevant here.
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.smpl = smplx.SMPL(
+                model_path="",
+                data_struct=arrays,
+                num_betas=NUM_BETAS,
+                batch_size=1,
+                create_betas=False,
+                create_global_orient=False,
+                create_body_pose=False,
+                create_transl=False,
+            )
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> SMPLFormatBodyModel:
+        """Load from a chumpy-free SMPL `.pkl` or an SMPL-format `.npz` (see `read_smpl_format`)."""
+        return cls(read_smpl_format(path))
+
+    @property
+    def faces(self) -> torch.Tensor:
+        """(F, 3) int64 triangle vertex indices."""
+        return self.smpl.faces_tensor
+
+    @property
+    def num_vertices(self) -> int:
+        return self.smpl.v_template.shape[0]
+
+    @property
+    def num_faces(self) -> int:
+        return self.smpl.faces_tensor.shape[0]
+
+    def forward(self, pose_rotmats: torch.Tensor, betas: torch.Tensor) -> SkeletonOutput:
+        """Posed vertices and skeleton joints.
+
+        Args:
+            pose_rotmats: (B, 24, 3, 3) joint rotations relative to the parent, global orientation first.
+            betas: (B, 10) shape coefficients.
+        Returns:
+            SkeletonOutput with vertices (B, V, 3) and joints (B, 24, 3), in the model's dtype.
+        """
+        _check_pose_and_betas(pose_rotmats, betas)
+        s = self.smpl
+        vertices, joints = lbs(
+            betas.to(s.v_template.dtype),
+            pose_rotmats.to(s.v_template.dtype),
+            s.v_template,
+            s.shapedirs,
+            s.posedirs,
+            s.J_regressor,
+            s.parents,
+            s.lbs_weights,
+            pose2rot=False,
+        )
+        return SkeletonOutput(vertices=vertices, joints=joints)
+
+    def tpose_vertices(self, betas: torch.Tensor) -> torch.Tensor:
+        """Zero-pose vertices (B, V, 3) for betas (B, 10): the rest template plus the shape blend shapes,
+        which is what `forward` gives for identity rotations (zero pose correctives, identity skinning)."""
+        if betas.ndim != 2 or betas.shape[1] != NUM_BETAS:
+            raise ValueError(f"betas must have shape (B, {NUM_BETAS}), got {tuple(betas.shape)}.")
+        return self.smpl.v_template + blend_shapes(betas.to(self.smpl.v_template.dtype), self.smpl.shapedirs)
+
+
+def _check_pose_and_betas(pose_rotmats: torch.Tensor, betas: torch.Tensor) -> None:
+    if pose_rotmats.ndim != 4 or tuple(pose_rotmats.shape[1:]) != (NUM_SKELETON_JOINTS, 3, 3):
+        raise ValueError(f"pose_rotmats must have shape (B, 24, 3, 3), got {tuple(pose_rotmats.shape)}.")
+    if betas.ndim != 2 or betas.shape[1] != NUM_BETAS:
+        raise ValueError(f"betas must have shape (B, {NUM_BETAS}), got {tuple(betas.shape)}.")
+    if betas.shape[0] != pose_rotmats.shape[0]:
+        raise ValueError(
+            f"pose_rotmats and betas must share the batch size, got {pose_rotmats.shape[0]} and "
+            f"{betas.shape[0]}."
+        )
+
+
+def load_regressor(path: str | Path, num_rows: int, num_vertices: int) -> np.ndarray:
+    """Read a (num_rows, num_vertices) joint regressor `.npy`, with a clear error if missing or wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise BodyModelAssetError(f"Joint regressor {path} does not exist; put the file there.")
+    regressor = np.load(path, allow_pickle=False)
+    if regressor.shape != (num_rows, num_vertices):
+        raise BodyModelAssetError(
+            f"Joint regressor {path} has shape {regressor.shape}, expected {(num_rows, num_vertices)}."
+        )
+    return regressor
+
+
+class SMPLJointSuperset(nn.Module):
+    """The original's 90-joint superset from SMPL vertices and skeleton joints (spec section 3).
+
+    Order: 24 skeleton joints, smplx's 21 vertex joints (SMPL/SMPL-H vertex ids, with feet and
+    fingertips), then the `J_regressor_extra` (9), `cocoplus` (19) and `J_regressor_h36m` (17) regressions
+    of the posed vertices.
+    """
+
+    def __init__(self, extra: np.ndarray, cocoplus: np.ndarray, h36m: np.ndarray):
+        super().__init__()
+        self.vertex_joints = VertexJointSelector(
+            vertex_ids=SMPLX_VERTEX_IDS["smplh"], use_hands=True, use_feet_keypoints=True
+        )
+        regressors = np.concatenate([extra, cocoplus, h36m], axis=0)
+        self.register_buffer("regressors", torch.as_tensor(regressors, dtype=torch.float32))  # (45, 6890)
+
+    @classmethod
+    def from_dir(cls, additional_dir: str | Path) -> SMPLJointSuperset:
+        """Load the three regressors from the original's `additional/` folder."""
+        return cls(
+            *(
+                load_regressor(Path(additional_dir) / name, rows, SMPL_NUM_VERTICES)
+                for name, rows in SMPL_EXTRA_REGRESSORS
+            )
+        )
+
+    def forward(self, vertices: torch.Tensor, joints: torch.Tensor) -> torch.Tensor:
+        """vertices (B, 6890, 3) and skeleton joints (B, 24, 3) -> superset (B, 90, 3)."""
+        with_vertex_joints = self.vertex_joints(vertices, joints)
+        regressed = vertices2joints(self.regressors.to(vertices.dtype), vertices)
+        return torch.cat([with_vertex_joints, regressed], dim=1)
+
+
+def superset_to_coco17(superset: torch.Tensor) -> torch.Tensor:
+    """(B, 90, 3) -> (B, 17, 3) COCO-17 joints."""
+    return superset[:, list(SUPERSET_TO_COCO17)]
+
+
+def superset_to_lsp14(superset: torch.Tensor) -> torch.Tensor:
+    """(B, 90, 3) -> (B, 14, 3) LSP-14 joints (H36M regression rows)."""
+    return superset[:, SUPERSET_H36M][:, list(H36M_TO_LSP14)]
