@@ -1,0 +1,152 @@
+"""The one interface every detector backend implements: image in, people out.
+
+A person is a silhouette mask plus the 17 COCO keypoints, both from the same individual, in the pixels of
+the image that was passed in. Coordinates are continuous pixel coordinates (u = column, v = row; the pixel
+with integer index (i, j) covers u in [j, j+1), v in [i, i+1)), the convention of the whole project and of
+mediapipe and detectron2 outputs.
+
+Errors a caller must tell apart:
+- `DetectorUnavailableError`: the backend cannot be built (missing package, weights or config). The run
+  stops with its one-sentence message.
+- `DetectorConfigError`: an invalid backend selection or option (a usage error). The run stops.
+- `ImageDetectionError`: this one image cannot be processed (e.g. its precomputed mask file is missing).
+  The caller records the message as the image's summary line and goes on.
+An image without a person is not an error: `detect` returns [].
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+COCO17_NAMES = (
+    "nose",
+    "left_eye",
+    "right_eye",
+    "left_ear",
+    "right_ear",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+)
+NUM_KEYPOINTS = len(COCO17_NAMES)
+
+
+class DetectorError(Exception):
+    """Base class of the detector errors."""
+
+
+class DetectorUnavailableError(DetectorError):
+    """A backend cannot be built: a package, weights file or config is missing."""
+
+
+class DetectorConfigError(DetectorError, ValueError):
+    """An invalid backend selection or backend option."""
+
+
+class ImageDetectionError(DetectorError):
+    """One image cannot be processed by the backend; the run goes on with the next image."""
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: identity comparison; numpy fields have no single truth value
+class PersonDetection:
+    """One detected person.
+
+    Attributes:
+        mask: (H, W) bool silhouette at the input image's size, with at least one True pixel.
+        keypoints: (17, 3) float32 [u, v, confidence] in COCO order (`COCO17_NAMES`), pixels of the input
+            image; confidence in [0, 1] as the detector reports it (no threshold applied here).
+        box: (4,) float32 [x0, y0, x1, y1] person box in pixels (the detector's box, or the mask's).
+        score: detector confidence in this person, in [0, 1].
+    """
+
+    mask: np.ndarray
+    keypoints: np.ndarray
+    box: np.ndarray
+    score: float
+
+    def __post_init__(self) -> None:
+        # Cheap checks that catch a wrong conversion at its source rather than deep in the predictor.
+        if self.mask.ndim != 2 or self.mask.dtype != np.bool_ or not self.mask.any():
+            raise ValueError(
+                f"mask must be a non-empty (H, W) bool array, got {self.mask.dtype} {self.mask.shape}"
+            )
+        keypoints, box = self.keypoints, self.box
+        if keypoints.shape != (NUM_KEYPOINTS, 3) or keypoints.dtype != np.float32:
+            raise ValueError(f"keypoints must be (17, 3) float32, got {keypoints.dtype} {keypoints.shape}.")
+        if box.shape != (4,) or box.dtype != np.float32:
+            raise ValueError(f"box must be (4,) float32 [x0, y0, x1, y1], got {box.dtype} {box.shape}.")
+
+    @property
+    def area(self) -> float:
+        """Box area in square pixels."""
+        return float(max(self.box[2] - self.box[0], 0.0) * max(self.box[3] - self.box[1], 0.0))
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        """Box centre (u, v) in pixels."""
+        return float(self.box[0] + self.box[2]) / 2.0, float(self.box[1] + self.box[3]) / 2.0
+
+
+class DetectorBackend(ABC):
+    """Finds people in RGB images. Backends hold models: build one, reuse it, close it (or use `with`)."""
+
+    name: str
+
+    @abstractmethod
+    def detect(self, image_rgb: np.ndarray, image_path: Path | None = None) -> list[PersonDetection]:
+        """Detect the people in one image.
+
+        Args:
+            image_rgb: (H, W, 3) uint8 RGB image (as `utils.image_io.read_image_rgb` returns it).
+            image_path: the file the image came from; needed by backends that read per-image files.
+        Returns:
+            Every person found (any order; `predict.person_choice.choose_person` picks one), [] if none.
+        Raises:
+            ImageDetectionError: this image cannot be processed.
+        """
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the backend's models (idempotent)."""
+
+    def __enter__(self) -> DetectorBackend:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def check_rgb_image(image_rgb: np.ndarray) -> None:
+    """Raise ValueError unless `image_rgb` is an (H, W, 3) uint8 array."""
+    if not isinstance(image_rgb, np.ndarray) or image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
+        got = getattr(image_rgb, "shape", type(image_rgb))
+        raise ValueError(f"Expected an (H, W, 3) RGB image, got {got}.")
+    if image_rgb.dtype != np.uint8:
+        raise ValueError(f"Expected a uint8 RGB image, got {image_rgb.dtype}.")
+
+
+def mask_box(mask: np.ndarray) -> np.ndarray | None:
+    """Bounding box of the True pixels of an (H, W) mask.
+
+    Returns:
+        (4,) float32 [x0, y0, x1, y1] in continuous pixels (pixel edges: x1 = last column + 1), or None for
+        an empty mask.
+    """
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return np.array([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1], dtype=np.float32)
