@@ -1,0 +1,155 @@
+"""Typed experiment configuration. Defaults are the original STRAPS values (spec sections 4 to 8).
+
+Every field has a default, so `ExperimentConfig()` is the original's set-up (with our open body model).
+To extend: add a field with a default to the right section; YAML files and `a.b=value` overrides pick it
+up with no other change (see configs/loader.py). Sequences are tuples so that configs stay immutable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class BodyModelConfig:
+    """Which body-model bundle to load (models/bundle.py)."""
+
+    kind: Literal["open", "smpl"] = "open"
+    gender: Literal["neutral", "male", "female"] = "neutral"
+    additional_dir: str = "additional"
+
+
+@dataclass(frozen=True)
+class RegressorConfig:
+    """SingleInputRegressor arguments (spec 2): 1 silhouette + 17 heatmap channels, ResNet-18, 3 IEF steps."""
+
+    in_channels: int = 18
+    resnet_layers: Literal[18, 50] = 18
+    ief_iters: int = 3
+
+
+@dataclass(frozen=True)
+class ProxyRepConfig:
+    """Proxy representation (spec 4) and the silhouette crop used for validation and inference (spec 5.2
+    step 7, spec 9 step 6)."""
+
+    img_wh: int = 256
+    heatmap_std: float = 4.0
+    # Keypoints below this detector confidence get an empty heatmap; 0.0 draws all, as the original.
+    joint_confidence_threshold: float = 0.0
+    # Crop side = crop_scale x the larger side of the silhouette bounding box.
+    crop_scale: float = 1.2
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """Perspective camera of the synthetic renders (spec 5.2 step 3); principal point at img_wh / 2."""
+
+    focal_length: float = 5000.0
+    mean_translation: tuple[float, float, float] = (0.0, 0.2, 42.0)
+    # Training jitter: tx, ty += N(0, xy_std^2) m; tz += U(-z_range, z_range) m. Validation uses the mean.
+    xy_std: float = 0.05
+    z_range: float = 5.0
+
+
+@dataclass(frozen=True)
+class ShapeAugmentConfig:
+    """Training shapes (spec 5.2 step 2): mean betas + noise; the data files' shapes are discarded."""
+
+    enabled: bool = True
+    distribution: Literal["normal", "uniform"] = "normal"
+    std: float = 1.5  # per-dimension std of the normal distribution
+    uniform_range: float = 3.0  # U(-r, r) for the uniform distribution
+
+
+@dataclass(frozen=True)
+class ProxyAugmentConfig:
+    """Training-only augmentations of the synthetic proxy representation (spec 6). A zero probability or
+    range switches one off."""
+
+    # U(-v, v) metres added to every vertex's x and y before rendering (silhouette edges only).
+    vertex_noise: float = 0.01
+    # Crop scale = proxy_rep.crop_scale + U(-r, r); crop centre + U(-s, s) px per axis.
+    bbox_scale_range: float = 0.2
+    bbox_centre_shift: float = 5.0
+    # Probability of removing each body part class 1..6 (L arm, R arm, head, L leg, R leg, torso).
+    part_removal_probs: tuple[float, ...] = (0.1, 0.1, 0.1, 0.1, 0.05, 0.05)
+    # One square zero box per sample with this probability; its centre (row and column independently) is
+    # uniform in [lo, hi] x img_wh, i.e. [89.6, 166.4] px for 256.
+    occlusion_prob: float = 0.5
+    occlusion_size: int = 48
+    occlusion_centre_range: tuple[float, float] = (0.35, 0.65)
+    # U(-n, n) px noise on the joints used for the heatmaps (not on the 2D targets); hips are COCO 11, 12.
+    joint_noise: float = 8.0
+    hip_noise: float = 8.0
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Homoscedastic-uncertainty weighted multi-task loss (spec 7)."""
+
+    losses_on: tuple[str, ...] = ("verts", "shape_params", "pose_params", "joints2D", "joints3D")
+    # Initial task weights w; the learned log-variances start at s = -ln(w + 1e-6).
+    init_loss_weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "verts": 1.0,
+            "joints3D": 1.0,
+            "joints2D": 0.1,
+            "pose_params": 0.1,
+            "shape_params": 0.1,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Pose sources (spec 5.1): the original's npz files with keys fnames, poses (N, 72), shapes (N, 10)."""
+
+    train_poses: str = "data/amass_up3d_3dpw_train.npz"
+    val_poses: str = "data/up3d_3dpw_val.npz"
+    params_from: Literal["all", "h36m", "up3d", "3dpw", "not_amass"] = "all"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, validation and checkpointing (spec 8)."""
+
+    epochs: int = 100
+    batch_size: int = 140
+    lr: float = 1e-4
+    num_workers: int = 4
+    # The original sets no seed; we seed everything we sample so that runs repeat.
+    seed: int = 0
+    metrics_to_track: tuple[str, ...] = (
+        "pves",
+        "pves_sc",
+        "pves_pa",
+        "pve-ts",
+        "pve-ts_sc",
+        "mpjpes",
+        "mpjpes_sc",
+        "mpjpes_pa",
+        "shape_mses",
+        "pose_mses",
+        "joints2D_l2es",
+    )
+    # Best weights: every one of these validation metrics is <= its best so far.
+    save_val_metrics: tuple[str, ...] = ("pves_pa", "mpjpes_pa")
+    checkpoint_every_epochs: int = 10
+    output_dir: str = "runs/exp001"
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything one training run (or an evaluation of it) needs."""
+
+    body_model: BodyModelConfig = field(default_factory=BodyModelConfig)
+    regressor: RegressorConfig = field(default_factory=RegressorConfig)
+    proxy_rep: ProxyRepConfig = field(default_factory=ProxyRepConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    shape_augment: ShapeAugmentConfig = field(default_factory=ShapeAugmentConfig)
+    proxy_augment: ProxyAugmentConfig = field(default_factory=ProxyAugmentConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)

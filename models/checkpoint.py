@@ -1,0 +1,313 @@
+"""Regressor checkpoints: strict loading of the original STRAPS `.tar` and of ours, atomic saving.
+
+Accepted inputs (a path, or an already loaded dict):
+- the original's training checkpoint: a dict with `best_model_state_dict` (and usually
+  `model_state_dict`, `optimiser_state_dict`, ...; spec 2.5);
+- ours (`format_version` present), written by `save_regressor_checkpoint`:
+  ``{"format_version": 1, "model_state_dict": ..., "best_model_state_dict": ..., "config": dict | None,
+  "body_model": dict | None, **extra}``; its weights may be stored in float16;
+- a bare state dict.
+State dicts are matched strictly against the model. Names that alias one tensor in the model (the IEF
+`fcK.*` / `ief_layers.{0,2,4}.*` pairs) may be given under either name: the missing one is filled from
+the other. A `module.` (DistributedDataParallel) or `_orig_mod.` (torch.compile) prefix is removed.
+Anything else that does not fit raises `CheckpointError` with one sentence saying what is wrong.
+Files are read with `torch.load(weights_only=True)` (tensors and plain containers only), which covers
+both formats; arbitrary pickles are refused unless `allow_unsafe=True`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import re
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from configs.loader import config_to_dict
+
+FORMAT_VERSION = 1
+_EXPECTED = (
+    "expected a STRAPS regressor checkpoint for this model (the original "
+    "checkpoints/straps_model_checkpoint.tar with the SMPL body model, or one written by "
+    "save_regressor_checkpoint)"
+)
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, unreadable or does not fit the model."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointInfo:
+    """What `load_regressor_weights` loaded.
+
+    origin: "straps-rebuilt" (ours), "straps-original" (a training dict without format_version) or
+        "state-dict" (bare weights).
+    state_dict_key: the dict key the weights came from, None for a bare state dict.
+    config, body_model: as stored in our checkpoints, else None.
+    """
+
+    origin: str
+    state_dict_key: str | None
+    config: dict | None = None
+    body_model: dict | None = None
+
+
+def read_checkpoint(
+    source: str | os.PathLike | Mapping, map_location: Any = "cpu", allow_unsafe: bool = False
+) -> Mapping:
+    """Load a checkpoint file (or pass a loaded mapping through), with one-sentence errors."""
+    if isinstance(source, Mapping):
+        return source
+    path = Path(source)
+    if path.is_dir():
+        raise CheckpointError(f"Checkpoint path '{path}' is a folder; pass the checkpoint file inside it.")
+    if not path.is_file():
+        raise CheckpointError(
+            f"Checkpoint file '{path}' does not exist; put the checkpoint there or pass the right path "
+            "(see checkpoints/README.md)."
+        )
+    if not _looks_like_torch_file(path):
+        raise _unreadable(path, "neither a zip archive nor a pickle stream")
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        # The safe unpickler names the first class it refused; other unpickling errors mean damage.
+        refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        if refused is None:
+            raise _unreadable(path, error) from None
+        if not allow_unsafe:
+            raise CheckpointError(
+                f"Checkpoint '{path}' holds Python objects other than tensors and plain containers "
+                f"(such as {refused.group(1)}), so it was not loaded in safe mode; if you trust its source, "
+                "load it with allow_unsafe=True."
+            ) from None
+        try:
+            obj = torch.load(path, map_location=map_location, weights_only=False)
+        except Exception as unsafe_error:
+            raise _unreadable(path, unsafe_error) from None
+    except Exception as error:  # torch.load raises many types for damaged files
+        raise _unreadable(path, error) from None
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"Checkpoint '{path}' holds a {type(obj).__name__}, not a dict; {_EXPECTED}.")
+    return obj
+
+
+def _looks_like_torch_file(path: Path) -> bool:
+    """torch.save writes a zip archive (torch >= 1.6) or a pickle stream (legacy, e.g. torch 1.4)."""
+    if zipfile.is_zipfile(path):
+        return True
+    with path.open("rb") as file:
+        return file.read(1) == b"\x80"  # PROTO opcode that starts every pickle of protocol >= 2
+
+
+def _unreadable(path: Path, reason: Exception | str) -> CheckpointError:
+    if isinstance(reason, Exception):
+        detail = str(reason).splitlines()[0] if str(reason) else ""
+        reason = f"{type(reason).__name__}: {detail}" if detail else type(reason).__name__
+    return CheckpointError(
+        f"'{path}' is not a readable PyTorch checkpoint ({reason}); check that the file is complete and is "
+        "a regressor checkpoint."
+    )
+
+
+def load_regressor_weights(
+    model: nn.Module,
+    source: str | os.PathLike | Mapping,
+    map_location: Any = "cpu",
+    which: Literal["best", "current"] = "best",
+    allow_unsafe: bool = False,
+) -> CheckpointInfo:
+    """Load regressor weights strictly into `model` (in place).
+
+    Args:
+        model: the regressor (e.g. SingleInputRegressor) to fill.
+        source: path to a checkpoint, or a loaded checkpoint dict / state dict.
+        map_location: as for torch.load.
+        which: "best" reads `best_model_state_dict` (falling back to `model_state_dict`), "current"
+            reads `model_state_dict` (resuming training).
+        allow_unsafe: allow a full (arbitrary code) unpickle if the safe loader refuses the file.
+    Returns:
+        CheckpointInfo describing what was loaded.
+    """
+    if which not in ("best", "current"):
+        raise ValueError(f"which must be 'best' or 'current', got {which!r}.")
+    checkpoint = read_checkpoint(source, map_location, allow_unsafe)
+    name = f"'{source}'" if not isinstance(source, Mapping) else "(given as a dict)"
+    info = _describe(checkpoint, which, name)
+    state_dict = checkpoint if info.state_dict_key is None else checkpoint[info.state_dict_key]
+    if not isinstance(state_dict, Mapping):
+        raise CheckpointError(f"Checkpoint {name}: '{info.state_dict_key}' is not a state dict; {_EXPECTED}.")
+    model.load_state_dict(_fit_state_dict(model, state_dict, name), strict=True)
+    return info
+
+
+def save_regressor_checkpoint(
+    path: str | os.PathLike,
+    model: nn.Module | Mapping[str, torch.Tensor],
+    *,
+    best_model_state_dict: Mapping[str, torch.Tensor] | None = None,
+    config: Any = None,
+    body_model: Mapping | None = None,
+    half_precision: bool = False,
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write our checkpoint format atomically (temporary file in the same folder, then os.replace).
+
+    Args:
+        path: destination file; parent folders are created.
+        model: the regressor or its state dict (`model_state_dict`).
+        best_model_state_dict: best-validation weights; defaults to the current ones.
+        config: a config dataclass (stored as a plain dict) or a dict.
+        body_model: e.g. {"kind": "open", "gender": "neutral"}, for the predictor to check.
+        half_precision: store floating tensors in float16 (loading casts back to the model's dtype).
+        extra: further entries (epoch, optimiser state, ...); plain containers and tensors only.
+    Returns:
+        The written path.
+    """
+    current = model.state_dict() if isinstance(model, nn.Module) else model
+    best = current if best_model_state_dict is None else best_model_state_dict
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        config = config_to_dict(config)
+    reserved = {"format_version", "model_state_dict", "best_model_state_dict", "config", "body_model"}
+    clashes = reserved & set(extra or {})
+    if clashes:
+        raise ValueError(f"extra must not contain the reserved checkpoint keys {sorted(clashes)}.")
+    memo: dict[tuple[int, int], torch.Tensor] = {}  # one stored copy per model tensor across both dicts
+    checkpoint = {
+        "format_version": FORMAT_VERSION,
+        "model_state_dict": _to_storage(current, half_precision, memo),
+        "best_model_state_dict": _to_storage(best, half_precision, memo),
+        "config": config,
+        "body_model": dict(body_model) if body_model is not None else None,
+        **(extra or {}),
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        torch.save(checkpoint, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _describe(checkpoint: Mapping, which: str, name: str) -> CheckpointInfo:
+    """Recognise the checkpoint format and pick the state dict to load."""
+    if "format_version" in checkpoint:
+        version = checkpoint["format_version"]
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise CheckpointError(
+                f"Checkpoint {name} has format_version {version!r}, newer than this code reads "
+                f"({FORMAT_VERSION}); update the code or re-export the checkpoint."
+            )
+        origin = "straps-rebuilt"
+    elif "best_model_state_dict" in checkpoint or "model_state_dict" in checkpoint:
+        origin = "straps-original"
+    elif checkpoint and all(isinstance(value, torch.Tensor) for value in checkpoint.values()):
+        return CheckpointInfo(origin="state-dict", state_dict_key=None)
+    else:
+        keys = ", ".join(map(str, list(checkpoint)[:5]))
+        raise CheckpointError(
+            f"Checkpoint {name} has neither 'best_model_state_dict' nor 'model_state_dict' and is not a "
+            f"state dict (top-level keys: {keys}); {_EXPECTED}."
+        )
+
+    order = ("best_model_state_dict", "model_state_dict") if which == "best" else ("model_state_dict",)
+    key = next((k for k in order if k in checkpoint), None)
+    if key is None:
+        raise CheckpointError(f"Checkpoint {name} has no {' or '.join(map(repr, order))}; {_EXPECTED}.")
+    return CheckpointInfo(
+        origin=origin,
+        state_dict_key=key,
+        config=checkpoint.get("config") if origin == "straps-rebuilt" else None,
+        body_model=checkpoint.get("body_model") if origin == "straps-rebuilt" else None,
+    )
+
+
+def _fit_state_dict(model: nn.Module, state_dict: Mapping, name: str) -> dict[str, torch.Tensor]:
+    """Strip a DDP prefix, fill aliased names, check keys and shapes, cast to the model's dtypes."""
+    state = dict(state_dict)
+    not_tensors = [str(key) for key, value in state.items() if not isinstance(value, torch.Tensor)]
+    if not_tensors:
+        raise CheckpointError(
+            f"Checkpoint {name} has non-tensor entries in its state dict ({', '.join(not_tensors[:4])}); "
+            f"{_EXPECTED}."
+        )
+    # Wrappers prefix every name: DistributedDataParallel ("module.") and torch.compile ("_orig_mod.").
+    for prefix in ("module.", "_orig_mod."):
+        if state and all(key.startswith(prefix) for key in state):
+            state = {key[len(prefix) :]: value for key, value in state.items()}
+    target = model.state_dict()
+
+    for group in _alias_groups(target):
+        present = [key for key in group if key in state]
+        if not present:
+            continue
+        first = state[present[0]]
+        if any(not torch.equal(state[key].to(first.dtype), first) for key in present[1:]):
+            raise CheckpointError(
+                f"Checkpoint {name} stores different values under {present}, which must be one tensor; "
+                f"{_EXPECTED}."
+            )
+        for key in group:
+            state.setdefault(key, first)
+
+    missing = [key for key in target if key not in state]
+    unexpected = [key for key in state if key not in target]
+    bad_shape = [
+        f"{key} {tuple(state[key].shape)} vs {tuple(target[key].shape)}"
+        for key in target
+        if key in state and tuple(state[key].shape) != tuple(target[key].shape)
+    ]
+    if missing or unexpected or bad_shape:
+        problems = [
+            _list_some(items, label)
+            for items, label in ((missing, "missing"), (unexpected, "unexpected"), (bad_shape, "wrong-shape"))
+            if items
+        ]
+        raise CheckpointError(
+            f"Checkpoint {name} does not fit the model: {'; '.join(problems)}; {_EXPECTED}."
+        )
+
+    return {
+        key: value.to(target[key].dtype) if value.is_floating_point() else value
+        for key, value in state.items()
+    }
+
+
+def _alias_groups(state_dict: Mapping[str, torch.Tensor]) -> list[list[str]]:
+    """Groups (2 or more) of state-dict names that refer to one tensor of the model."""
+    by_storage: dict[tuple[int, int], list[str]] = {}
+    for key, tensor in state_dict.items():
+        if tensor.numel() == 0:  # empty tensors may share a null data pointer without being aliases
+            continue
+        by_storage.setdefault((tensor.data_ptr(), tensor.numel()), []).append(key)
+    return [keys for keys in by_storage.values() if len(keys) > 1]
+
+
+def _to_storage(
+    state_dict: Mapping[str, torch.Tensor], half_precision: bool, memo: dict[tuple[int, int], torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """Detached CPU tensors for saving, optionally float16. Names aliasing one tensor (also across the
+    current and best dicts, through `memo`) keep sharing one tensor, which torch.save stores once."""
+    out = {}
+    for key, tensor in state_dict.items():
+        ident = (tensor.data_ptr(), tensor.numel())
+        if ident not in memo:
+            value = tensor.detach().cpu()
+            memo[ident] = value.half() if half_precision and value.is_floating_point() else value
+        out[key] = memo[ident]
+    return out
+
+
+def _list_some(items: list[str], label: str, limit: int = 4) -> str:
+    shown = ", ".join(items[:limit]) + (", ..." if len(items) > limit else "")
+    return f"{len(items)} {label} key{'s' if len(items) != 1 else ''} ({shown})"
