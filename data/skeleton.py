@@ -9,37 +9,16 @@ from __future__ import annotations
 
 import torch
 
-JOINT_NAMES: tuple[str, ...] = (
-    "pelvis",
-    "L_hip",
-    "R_hip",
-    "spine1",
-    "L_knee",
-    "R_knee",
-    "spine2",
-    "L_ankle",
-    "R_ankle",
-    "spine3",
-    "L_foot",
-    "R_foot",
-    "neck",
-    "L_collar",
-    "R_collar",
-    "head",
-    "L_shoulder",
-    "R_shoulder",
-    "L_elbow",
-    "R_elbow",
-    "L_wrist",
-    "R_wrist",
-    "L_hand",
-    "R_hand",
+from utils.joint_names import SMPL_JOINT_NAMES, SMPL_PARENTS
+
+# Short names (L_/R_) read better in the pose templates; they follow the shared SMPL order.
+JOINT_NAMES: tuple[str, ...] = tuple(
+    name.replace("left_", "L_").replace("right_", "R_") for name in SMPL_JOINT_NAMES
 )
 NUM_JOINTS = len(JOINT_NAMES)
 JOINT_INDEX: dict[str, int] = {name: i for i, name in enumerate(JOINT_NAMES)}
 
-# SMPL kintree: parent of each joint, -1 for the root.
-PARENTS: tuple[int, ...] = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
+PARENTS = SMPL_PARENTS
 
 # (left, right) index pairs; every other joint lies on the body's mid-plane.
 LEFT_RIGHT_PAIRS: tuple[tuple[int, int], ...] = tuple(

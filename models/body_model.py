@@ -27,12 +27,13 @@ from smplx.vertex_ids import vertex_ids as SMPLX_VERTEX_IDS
 from smplx.vertex_joint_selector import VertexJointSelector
 from torch import nn
 
+from utils.joint_names import SMPL_PARENTS
+
 NUM_SKELETON_JOINTS = 24
 NUM_BETAS = 10
 NUM_POSE_BASIS = 9 * (NUM_SKELETON_JOINTS - 1)  # 207 pose-corrective coefficients
 # SMPL's kinematic tree (parent of each joint; the root's is -1). Every SMPL-format model must share it,
 # because poses (axis-angle files, network predictions) are only meaningful on this tree.
-SMPL_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
 
 SMPL_NUM_VERTICES = 6890
 # The original's 90-joint superset, concatenated in this order (spec section 3): 0-23 the skeleton joints,

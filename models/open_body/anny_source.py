@@ -12,30 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from utils.joint_names import COCO17_NAMES
+
 # (x, y, z)_smpl = (x, z, -y)_anny; det +1, so left stays at +x and faces keep their orientation.
 ANNY_TO_SMPL_AXES = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 ADULT_AGE_YEARS = (18.0, 90.0)  # morphological ages sampled; Anny's default prior spans 0-90 years
 # Anny's gender phenotype: 0 is male, 1 female; its shape prior uses the male tables for gender <= 0.5.
 GENDER_RANGES = {"male": (0.0, 0.5), "female": (0.5, 1.0)}
-COCO17_NAMES = (
-    "nose",
-    "left_eye",
-    "right_eye",
-    "left_ear",
-    "right_ear",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
-)
 _BATCH = 50  # bodies per Anny forward pass
 
 

@@ -22,25 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-COCO17_NAMES = (
-    "nose",
-    "left_eye",
-    "right_eye",
-    "left_ear",
-    "right_ear",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
-)
+from utils.joint_names import COCO17_NAMES
+
 NUM_KEYPOINTS = len(COCO17_NAMES)
 
 
