@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from utils.cameras import perspective_project
+
 
 class RendererInputError(ValueError):
     """Raised for renderer inputs of the wrong shape, type or value; the message says what to pass."""
@@ -35,8 +37,7 @@ class PinholeCameras:
 
     def project(self, points: Tensor) -> Tensor:
         """Perspective projection. points: (B, N, 3) camera frame -> (B, N, 2) pixels (u, v)."""
-        xy = points[..., :2] / points[..., 2:3]
-        return xy * self.focal_length[:, None, None] + self.principal_point[:, None, :]
+        return perspective_project(points, self.focal_length, self.principal_point)
 
 
 def check_mesh(vertices: Tensor, faces: Tensor) -> None:
