@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from data.procedural_poses import ProceduralPoseConfig
+
 
 @dataclass(frozen=True)
 class BodyModelConfig:
@@ -40,12 +42,18 @@ class ProxyRepConfig:
     joint_confidence_threshold: float = 0.0
     # Crop side = crop_scale x the larger side of the silhouette bounding box.
     crop_scale: float = 1.2
+    # Synthetic crops (training and validation, augmentation/crop.py): "square" pads like the inference crop;
+    # "original" is the original's training crop, truncated at the render border and stretched to square.
+    crop_mode: Literal["square", "original"] = "square"
 
 
 @dataclass(frozen=True)
 class CameraConfig:
-    """Perspective camera of the synthetic renders (spec 5.2 step 3); principal point at img_wh / 2."""
+    """Perspective camera of the synthetic renders (spec 5.2 step 3); principal point at render_wh / 2."""
 
+    # Side of the square synthetic render in pixels; the crop then resamples it to proxy_rep.img_wh.
+    render_wh: int = 256
+    # In pixels of the render: scale it with render_wh to keep the framing (e.g. 1250 for a 64 px render).
     focal_length: float = 5000.0
     mean_translation: tuple[float, float, float] = (0.0, 0.2, 42.0)
     # Training jitter: tx, ty += N(0, xy_std^2) m; tz += U(-z_range, z_range) m. Validation uses the mean.
@@ -83,11 +91,27 @@ class ProxyAugmentConfig:
     # U(-n, n) px noise on the joints used for the heatmaps (not on the 2D targets); hips are COCO 11, 12.
     joint_noise: float = 8.0
     hip_noise: float = 8.0
+    # Beyond the original, off by default (augmentation/proxy.py, augmentation/crop.py):
+    # each joint's heatmap is left empty with this probability (missed keypoints at inference);
+    joint_dropout_prob: float = 0.0
+    # a sample gets a tight or partial crop with this probability: scale U(partial_crop_scale), centre shift
+    # U(-s, s) x the bbox side per axis (bodies cut off by the photo's border);
+    partial_crop_prob: float = 0.0
+    partial_crop_scale: tuple[float, float] = (0.6, 1.0)
+    partial_crop_shift: float = 0.2
+    # a sample's silhouette is eroded or dilated by 1..edge_noise_radius px with this probability.
+    edge_noise_prob: float = 0.0
+    edge_noise_radius: int = 2
 
 
 @dataclass(frozen=True)
 class LossConfig:
-    """Homoscedastic-uncertainty weighted multi-task loss (spec 7)."""
+    """Homoscedastic-uncertainty weighted multi-task loss (spec 7), train/losses.py.
+
+    Tasks: verts, joints3D, joints2D, pose_params, shape_params (the original's), and silhouette (ours, off by
+    default: the predicted body's soft silhouette against the clean target silhouette, both at silhouette_wh
+    px; to enable it, add "silhouette" to losses_on and a weight loss.init_loss_weights.silhouette).
+    """
 
     losses_on: tuple[str, ...] = ("verts", "shape_params", "pose_params", "joints2D", "joints3D")
     # Initial task weights w; the learned log-variances start at s = -ln(w + 1e-6).
@@ -100,25 +124,38 @@ class LossConfig:
             "shape_params": 0.1,
         }
     )
+    silhouette_wh: int = 64
+    silhouette_sigma: float = 1.0  # soft-silhouette fall-off in pixels of the silhouette_wh image
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Pose sources (spec 5.1): the original's npz files with keys fnames, poses (N, 72), shapes (N, 10)."""
+    """Pose sources: the original's npz files with keys fnames, poses (N, 72), shapes (N, 10) (spec 5.1), or
+    the procedural sampler (data/procedural_poses.py), which needs no file."""
 
+    pose_source: Literal["procedural", "npz"] = "procedural"
     train_poses: str = "data/amass_up3d_3dpw_train.npz"
     val_poses: str = "data/up3d_3dpw_val.npz"
     params_from: Literal["all", "h36m", "up3d", "3dpw", "not_amass"] = "all"
+    procedural: ProceduralPoseConfig = field(default_factory=ProceduralPoseConfig)
+    # Procedural source: samples per training epoch (the original's epoch: 348k poses of its npz file) and a
+    # fixed validation set of val_samples poses and shapes drawn once with val_seed (shapes from the
+    # training shape distribution), the size of the original's up3d_3dpw_val.npz.
+    samples_per_epoch: int = 348_000
+    val_samples: int = 11_836
+    val_seed: int = 20_200_907
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation, validation and checkpointing (spec 8)."""
+    """Optimisation, validation and checkpointing (spec 8), train/trainer.py."""
 
     epochs: int = 100
+    # Global batch: with DDP each of the N processes generates and trains on batch_size / N samples.
     batch_size: int = 140
     lr: float = 1e-4
-    num_workers: int = 4
+    # Stop after this many optimiser steps in all (None: run every epoch); the state is saved for --resume.
+    max_steps: int | None = None
     # The original sets no seed; we seed everything we sample so that runs repeat.
     seed: int = 0
     metrics_to_track: tuple[str, ...] = (
@@ -137,7 +174,22 @@ class TrainConfig:
     # Best weights: every one of these validation metrics is <= its best so far.
     save_val_metrics: tuple[str, ...] = ("pves_pa", "mpjpes_pa")
     checkpoint_every_epochs: int = 10
+    # Also save the training state every this many steps inside an epoch (0: at epoch ends only).
+    state_every_steps: int = 1000
     output_dir: str = "runs/exp001"
+    device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
+    # GPU options: bf16 autocast of the regressor; torch.compile of the regressor (on the CPU: tried, and
+    # dropped with a warning if the toolchain fails).
+    bf16: bool = False
+    compile: bool = False
+    # Deterministic algorithms (repeatable runs, slower on GPUs).
+    deterministic: bool = False
+    # TensorBoard: scalars every log_every_steps, an image grid (inputs, predicted meshes) every
+    # image_every_steps (0: never).
+    log_every_steps: int = 20
+    image_every_steps: int = 500
+    # Validate on the first val_batches * batch_size samples only (None: the whole validation set).
+    val_batches: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,162 @@
+"""Training throughput: batch generation alone, the regressor's forward + backward alone, the full step.
+
+    python -m train.benchmark [--device cpu|cuda|auto] [--batch_sizes 8,32,140] [--iters 5] [--repeats 3]
+                              [--json PATH] [--img_wh 256] [--bf16] [--compile] [--set key=value ...]
+
+Samples per second of
+- generation: poses + `SyntheticBatchGenerator.generate` (render, crop, augment, heatmaps), no network;
+- regressor: forward + backward of the ResNet-18 + IEF regressor on a fixed input batch (no body model, no
+  loss terms, no optimiser step): the network's own pace;
+- full step: `Trainer.train_step`, i.e. generation + regressor + body model + multi-task loss + backward +
+  Adam step,
+and full step / regressor (the target on a GPU: >= 0.7). Defaults are the training defaults (open body,
+procedural poses, 256 px), with any config key overridable. Prints a table and writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from configs import ExperimentConfig, load_config
+from train.poses import step_generator
+from train.trainer import Trainer
+
+
+def _timed(fn: Callable[[int], object], iters: int, warmup: int, repeats: int, device: torch.device) -> float:
+    """Seconds per call of fn(i): the fastest of `repeats` windows of `iters` calls after `warmup` calls, the
+    device synchronised around each window (so calls inside a window still overlap on a GPU). The fastest
+    window discounts bursts of other work on a shared machine."""
+    for i in range(warmup):
+        fn(i)
+    best, call = float("inf"), warmup
+    for _ in range(repeats):
+        _synchronise(device)
+        start = time.perf_counter()
+        for _ in range(iters):
+            fn(call)
+            call += 1
+        _synchronise(device)
+        best = min(best, (time.perf_counter() - start) / iters)
+    return best
+
+
+def _synchronise(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def benchmark_batch_size(trainer: Trainer, iters: int, warmup: int, repeats: int) -> dict[str, float]:
+    """Samples per second of generation, regressor forward + backward and the full step at one batch size."""
+    device, batch_size = trainer.device, trainer.config.train.batch_size
+    seed = trainer.config.train.seed
+
+    def generate(step: int) -> object:
+        generator = step_generator(seed, 0, step, device)
+        poses, betas = trainer.poses.poses(step, generator)
+        return trainer.batches.generate(poses, generator, train=True, betas=betas)
+
+    inputs = generate(0).inputs
+    regressor = trainer.model.regressor  # compiled when --compile
+    bf16 = trainer.model.bf16
+
+    def forward_backward(_: int) -> None:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            cam_wp, pose6d, betas = regressor(inputs)
+        (
+            cam_wp.float().square().mean() + pose6d.float().square().mean() + betas.float().square().mean()
+        ).backward()
+
+    trainer.model.train()
+    seconds = {
+        "generation": _timed(generate, iters, warmup, repeats, device),
+        "regressor": _timed(forward_backward, iters, warmup, repeats, device),
+        "full_step": _timed(trainer.train_step, iters, warmup, repeats, device),
+    }
+    result = {f"{name}_samples_per_s": batch_size / value for name, value in seconds.items()}
+    result["full_step_vs_regressor"] = seconds["regressor"] / seconds["full_step"]
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--batch_sizes", default="8,32,140", help="comma-separated batch sizes")
+    parser.add_argument("--iters", type=int, default=5, help="timed iterations per window")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timed windows per measurement (the fastest counts)"
+    )
+    parser.add_argument("--warmup", type=int, default=2, help="untimed iterations before each measurement")
+    parser.add_argument("--img_wh", type=int, default=256, help="render and input side in pixels")
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast of the regressor (GPU)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the regressor")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--json", default="outputs/train_benchmark.json", help="where to write the results")
+    args = parser.parse_args(argv)
+
+    scale = args.img_wh / 256
+    base = [
+        f"train.device={args.device}",
+        f"train.bf16={str(args.bf16).lower()}",
+        f"train.compile={str(args.compile).lower()}",
+        f"camera.render_wh={args.img_wh}",
+        f"proxy_rep.img_wh={args.img_wh}",
+        f"camera.focal_length={5000 * scale}",
+        "data.val_samples=1",
+    ]
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for batch_size in (int(b) for b in args.batch_sizes.split(",")):
+            config = load_config(
+                ExperimentConfig, overrides=[*base, f"train.batch_size={batch_size}", *args.overrides]
+            )
+            trainer = Trainer(config, output_dir=scratch, show_progress=False)
+            result = {
+                "batch_size": batch_size,
+                **benchmark_batch_size(trainer, args.iters, args.warmup, args.repeats),
+            }
+            rows.append(result)
+            print(
+                f"batch {batch_size:4d}: generation {result['generation_samples_per_s']:8.1f}/s, "
+                f"regressor {result['regressor_samples_per_s']:8.1f}/s, "
+                f"full step {result['full_step_samples_per_s']:8.1f}/s "
+                f"({result['full_step_vs_regressor']:.0%} of the regressor)",
+                flush=True,
+            )
+            device = trainer.device
+            del trainer
+
+    report = {
+        "device": torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else platform.processor() or "cpu",
+        "device_type": device.type,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "iters": args.iters,
+        "repeats": args.repeats,
+        "img_wh": args.img_wh,
+        "bf16": args.bf16,
+        "compile": args.compile,
+        "body_model": config.body_model.kind,
+        "pose_source": config.data.pose_source,
+        "results": rows,
+    }
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    print(f"Wrote {os.fspath(args.json)}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
