@@ -1,0 +1,292 @@
+"""A prediction run over image files: read, detect, predict in batches, write the outputs and summary.json.
+
+Each image either gets its outputs or one summary line with the reason it has none (unreadable, not an
+image, no person found, the detector's own per-image error, ...); nothing else stops the run. Images are
+processed `batch_size` at a time: reading and detection image by image, the regressor, body model and
+renders for the whole batch at once.
+
+Output folder: by default `<input parent>/<input name>_straps_output/` beside the input (beside the image
+for a single image). For a folder or a glob pattern the output folder may not lie inside the input folder,
+so that outputs never mix with inputs (nor get read back by a later recursive run); for a single image it
+may not be the image's own folder.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from predict.detectors.base import DetectorBackend, ImageDetectionError
+from predict.outputs import (
+    PICTURE_SUFFIXES,
+    ImageResult,
+    OutputOptions,
+    build_summary,
+    fit_scores,
+    prediction_arrays,
+    write_json,
+    write_npz,
+    write_obj,
+    write_png,
+)
+from predict.predictor import NO_PERSON, PredictionBatch, PredictionInputError, Predictor, find_person
+from predict.views import proxy_pictures, render_overlays, render_side_views, render_tpose_views
+from utils.image_io import DEFAULT_MAX_SIDE, ImageReadError, LoadedImage, read_image_rgb
+
+OUTPUT_FOLDER_SUFFIX = "_straps_output"
+SUMMARY_NAME = "summary.json"
+_GLOB_CHARACTERS = frozenset("*?[")
+
+
+class OutputFolderError(ValueError):
+    """The output folder would lie inside the input folder, or is not a folder."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run: outputs to write, batch size, reading limit, progress bar."""
+
+    outputs: OutputOptions = field(default_factory=OutputOptions)
+    batch_size: int = 8
+    max_side: int | None = DEFAULT_MAX_SIDE  # images are downscaled to this long side on reading
+    progress: bool = True
+
+
+@dataclass
+class _Found:
+    """An image whose person was found, waiting for the batched stages."""
+
+    index: int
+    image: LoadedImage
+    mask: np.ndarray
+    keypoints: np.ndarray
+
+
+def input_root(input_path: str | Path) -> Path:
+    """The folder an input names: the folder itself, an image's folder, or a glob pattern's fixed part."""
+    path = Path(input_path)
+    if path.is_dir():
+        return path
+    if path.is_file():
+        return path.parent
+    fixed = []
+    for part in path.parts:
+        if _GLOB_CHARACTERS & set(part):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path(".")
+
+
+def default_output_dir(input_path: str | Path) -> Path:
+    """`<parent>/<name>_straps_output` beside the input folder, image or pattern's folder."""
+    path = Path(input_path)
+    named = path if path.is_file() else input_root(path).resolve()
+    stem = named.stem if path.is_file() else named.name
+    return named.parent / f"{stem or 'input'}{OUTPUT_FOLDER_SUFFIX}"
+
+
+def check_output_dir(output_dir: Path, input_path: str | Path) -> None:
+    """Refuse an output folder inside the input folder (for folder and pattern inputs) or equal to an image's
+    folder, and a path that is a file.
+
+    Raises:
+        OutputFolderError: with one sentence saying what to pass instead.
+    """
+    output = output_dir.resolve()
+    if output.exists() and not output.is_dir():
+        raise OutputFolderError(f"Output path {output_dir} is a file; pass a folder with --output.")
+    path = Path(input_path)
+    root = input_root(path).resolve()
+    inside = output == root if path.is_file() else output.is_relative_to(root)
+    if inside:
+        raise OutputFolderError(
+            f"Output folder {output_dir} lies inside the input folder {root}; outputs are never written "
+            f"among the inputs, so pass an --output folder elsewhere (the default is "
+            f"{default_output_dir(path)})."
+        )
+
+
+def output_stems(paths: Sequence[Path], root: Path | None = None) -> list[str]:
+    """Output name (without suffix) per image: its path relative to `root` (just its name when root is None
+    or does not contain it) without the extension, with the extension kept (`photo_png`) where two images
+    would otherwise share a name."""
+    stems = []
+    for path in map(Path, paths):
+        inside = root is not None and path.is_relative_to(root)
+        stems.append((path.relative_to(root) if inside else Path(path.name)).with_suffix(""))
+    counts = Counter(stems)
+    return [
+        str(stem.with_name(f"{stem.name}_{path.suffix.lstrip('.').lower()}") if counts[stem] > 1 else stem)
+        for stem, path in zip(stems, map(Path, paths), strict=True)
+    ]
+
+
+def predict_files(
+    paths: Sequence[Path],
+    predictor: Predictor,
+    detector: DetectorBackend,
+    output_dir: Path,
+    input_folder: Path | None = None,
+    options: RunOptions | None = None,
+    run_info: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Predict every image and write its outputs and `summary.json` into `output_dir`.
+
+    Args:
+        paths: image files, in the order the summary lists them.
+        predictor, detector: built by the caller (and closed by it).
+        output_dir: created if needed.
+        input_folder: outputs mirror the images' sub-folders relative to it (default: flat names).
+        options: RunOptions.
+        run_info: facts recorded under "run" in the summary (checkpoint, device, detector, ...).
+    Returns:
+        The summary, as written to summary.json.
+    """
+    options = options or RunOptions()
+    if options.batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {options.batch_size}.")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    stems = output_stems(paths, input_folder)
+    results = [ImageResult(path=str(path)) for path in paths]
+    start = time.perf_counter()
+    with tqdm(total=len(paths), unit="image", disable=not options.progress, dynamic_ncols=True) as bar:
+        for first in range(0, len(paths), options.batch_size):
+            indices = range(first, min(first + options.batch_size, len(paths)))
+            found = [_read_and_detect(paths[i], i, detector, results, options) for i in indices]
+            found = [item for item in found if item is not None]
+            if found:
+                _predict_and_write(found, stems, predictor, output_dir, results, options.outputs)
+            bar.update(len(indices))
+    run = {**(run_info or {}), "total_time_s": round(time.perf_counter() - start, 3)}
+    summary = build_summary(run, results)
+    write_json(output_dir / SUMMARY_NAME, summary)
+    return summary
+
+
+def _read_and_detect(
+    path: Path, index: int, detector: DetectorBackend, results: list[ImageResult], options: RunOptions
+) -> _Found | None:
+    """Read one image and find its person; a failure is recorded in `results[index]`."""
+    result = results[index]
+    start = time.perf_counter()
+    try:
+        image = read_image_rgb(path, options.max_side)
+    except ImageReadError as error:
+        result.fail(str(error))
+        return None
+    finally:
+        result.timings_ms["read"] = _ms_since(start)
+    start = time.perf_counter()
+    try:
+        person = find_person(detector, image.rgb, path)
+    except ImageDetectionError as error:
+        result.fail(str(error))
+        return None
+    except Exception as error:  # a detector crash on one odd image must not end a long run
+        result.fail(f"The {detector.name} detector failed on this image ({type(error).__name__}: {error}).")
+        return None
+    finally:
+        result.timings_ms["detect"] = _ms_since(start)
+    if person is None:
+        result.fail(NO_PERSON)
+        return None
+    return _Found(index, image, person.mask, person.keypoints)
+
+
+def _predict_and_write(
+    found: list[_Found],
+    stems: list[str],
+    predictor: Predictor,
+    output_dir: Path,
+    results: list[ImageResult],
+    outputs: OutputOptions,
+) -> None:
+    """The batched stages for the images whose person was found, then their files."""
+    try:
+        batch = predictor.predict_proxy(
+            [item.mask for item in found],
+            np.stack([item.keypoints for item in found]),
+            [item.image.original_hw for item in found],
+        )
+        start = time.perf_counter()
+        pictures, overlay_scales = _render_pictures(batch, [item.image.rgb for item in found], outputs)
+        render_ms = _ms_since(start)
+    except (PredictionInputError, RuntimeError) as error:
+        for item in found:
+            results[item.index].fail(f"Prediction failed for this batch ({type(error).__name__}: {error}).")
+        return
+    shared = {stage: ms / len(found) for stage, ms in batch.timings_ms.items()}
+    shared["render"] = render_ms / len(found)
+    for row, item in enumerate(found):
+        result = results[item.index]
+        result.timings_ms.update(shared)
+        start = time.perf_counter()
+        try:
+            row_pictures = {kind: images[row] for kind, images in pictures.items()}
+            result.outputs = _write_outputs(
+                batch, row, output_dir, stems[item.index], row_pictures, predictor, outputs
+            )
+        except OSError as error:
+            result.fail(f"Its outputs could not be written ({error}).")
+            continue
+        finally:
+            result.timings_ms["write"] = _ms_since(start)
+        result.fit = fit_scores(batch, row)
+        if overlay_scales is not None:
+            result.overlay_scale = round(overlay_scales[row], 6)
+        result.timings_ms["total"] = sum(ms for stage, ms in result.timings_ms.items() if stage != "total")
+
+
+def _render_pictures(
+    batch: PredictionBatch, backgrounds: list[np.ndarray], outputs: OutputOptions
+) -> tuple[dict[str, list[np.ndarray]], list[float] | None]:
+    """The enabled pictures per kind, one per batch row, and the overlay scales (None without overlays)."""
+    pictures: dict[str, list[np.ndarray]] = {}
+    overlay_scales = None
+    if outputs.overlay:
+        overlays = render_overlays(batch, backgrounds, outputs.overlay_max_side)
+        pictures["overlay"] = [picture for picture, _ in overlays]
+        overlay_scales = [scale for _, scale in overlays]
+    if outputs.side:
+        pictures["side"] = list(render_side_views(batch, outputs.view_size))
+    if outputs.tpose:
+        pictures["tpose"] = list(render_tpose_views(batch, outputs.view_size))
+    if outputs.proxy:
+        pictures["proxy"] = list(proxy_pictures(batch))
+    return pictures, overlay_scales
+
+
+def _write_outputs(
+    batch: PredictionBatch,
+    row: int,
+    output_dir: Path,
+    stem: str,
+    pictures: dict[str, np.ndarray],
+    predictor: Predictor,
+    outputs: OutputOptions,
+) -> list[str]:
+    """Write one image's files; returns their paths relative to the output folder."""
+    base = output_dir / stem
+    base.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    if outputs.npz or outputs.obj:
+        arrays = prediction_arrays(batch, row, predictor.bundle.kind, predictor.bundle.gender)
+        if outputs.npz:
+            written.append(write_npz(base.with_name(base.name + ".npz"), arrays))
+        if outputs.obj:
+            written.append(write_obj(base.with_name(base.name + ".obj"), arrays["vertices"], arrays["faces"]))
+    for kind, suffix in PICTURE_SUFFIXES.items():
+        if kind in pictures:
+            written.append(write_png(base.with_name(base.name + suffix), pictures[kind]))
+    return [path.relative_to(output_dir).as_posix() for path in written]
+
+
+def _ms_since(start: float) -> float:
+    return 1000.0 * (time.perf_counter() - start)

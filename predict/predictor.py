@@ -1,0 +1,477 @@
+"""The predictor: a person's silhouette and 2D joints per image -> an SMPL-format body in the image's camera.
+
+Per batch, one code path on the CPU and CUDA (spec section 9, with our crop and camera):
+1. crop box: the bounding box of the silhouette's pixels, a square of `crop_scale` (1.2) times its longer
+   side around its centre, zero padding beyond the image border (`augmentation.crop`, the crop the
+   regressor saw in validation);
+2. proxy representation: the silhouette resampled to 256 x 256 (nearest) and 17 Gaussian heatmaps of the
+   joints in crop pixels; joints whose detector confidence is below `joint_confidence_threshold` get an
+   empty heatmap (0 draws every joint, as the original);
+3. regressor (eval mode, no gradients), 6D -> rotation matrices, body model -> posed and T-pose vertices;
+4. camera: the weak-perspective crop camera becomes a perspective camera of the whole image with focal
+   length f = 5000 * L / 256 (L = crop side in image pixels; 5000 / 256 is the training camera's focal
+   length per pixel of its square render) and the principal point at the image centre. The crop, about as
+   wide as the training renders, then sees the body with their focal length, so the predicted perspective
+   matches the one the network learned; `cam_t` places the body in that camera;
+5. fit scores: IoU of the predicted body's silhouette, rendered in the crop, with the input silhouette; mean
+   distance in image pixels between the predicted 2D joints and the detected joints above the threshold.
+
+`Predictor.predict_proxy` needs no files (silhouettes and keypoints in, `PredictionBatch` out); it is what
+evaluation calls. `Predictor.predict_images` adds the detector and the person choice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from augmentation.crop import crop_nearest, crop_points, mask_bbox, square_crop_boxes
+from configs.experiment import CameraConfig, ProxyRepConfig, RegressorConfig
+from models.bundle import BodyModelBundle, load_bundle
+from models.checkpoint import CheckpointError, load_regressor_weights, read_checkpoint
+from models.regressor import SingleInputRegressor
+from predict.detectors.base import NUM_KEYPOINTS, DetectorBackend, ImageDetectionError, PersonDetection
+from predict.person_choice import choose_person
+from renderers import silhouette
+from utils.cameras import crop_camera_to_image_camera, perspective_project
+from utils.heatmaps import joints_to_heatmaps
+from utils.metrics import silhouette_iou
+from utils.rotations import rot6d_to_rotmat, rotmat_to_axis_angle
+
+# mediapipe's landmark visibility is near 1 for joints it sees and falls below ~0.3 for joints that are
+# hidden or outside the image, where its guesses are poor; 0 keeps every joint, as the original.
+DEFAULT_JOINT_CONFIDENCE_THRESHOLD = 0.3
+DEFAULT_CHECKPOINT = Path("checkpoints/open_body/straps_open_body.pt")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+NO_PERSON = "No person found in this image."
+
+
+class PredictionInputError(ValueError):
+    """Silhouettes or keypoints handed to the predictor have the wrong shape or are empty."""
+
+
+class DeviceUnavailableError(ValueError):
+    """The requested device (e.g. CUDA) is not available on this machine."""
+
+
+@dataclass
+class PredictionBatch:
+    """Predictions for B images, on the predictor's device.
+
+    Image pixels are those of the images the outputs refer to (`image_hw` of `predict_proxy`); the camera
+    frame is the perspective camera (focal_length, principal_point) of those images: x right, y down, z
+    forward, metres. The body-model frame is SMPL's (y up); `vertices` = body_vertices + cam_t.
+    """
+
+    cam_wp: Tensor  # (B, 3) weak-perspective camera [s, tx, ty] in the crop's normalised coordinates
+    pose_rotmats: Tensor  # (B, 24, 3, 3), global orientation first
+    betas: Tensor  # (B, 10)
+    body_vertices: Tensor  # (B, V, 3) posed, body-model frame
+    joints3d: Tensor  # (B, 17, 3) COCO-17, body-model frame
+    lsp14: Tensor  # (B, 14, 3) LSP-14, body-model frame (metrics)
+    tpose_vertices: Tensor  # (B, V, 3) zero pose, body-model frame
+    faces: Tensor  # (F, 3) int64
+    bbox: Tensor  # (B, 4) crop box [x0, y0, x1, y1], image pixels
+    image_hw: Tensor  # (B, 2) image height and width, pixels
+    focal_length: Tensor  # (B,) pixels
+    principal_point: Tensor  # (B, 2) pixels, the image centre
+    cam_t: Tensor  # (B, 3) body-model frame -> camera frame translation
+    joints2d: Tensor  # (B, 17, 2) predicted COCO-17 joints, image pixels
+    joints2d_detected: Tensor  # (B, 17, 3) [u, v, confidence] detected, image pixels
+    crop_silhouettes: Tensor  # (B, S, S) bool, the silhouette channel the network saw
+    crop_joints2d: Tensor  # (B, 17, 2) detected joints in crop pixels
+    joints_visible: Tensor  # (B, 17) bool, joints drawn into the heatmaps (confidence >= threshold)
+    silhouette_iou: Tensor  # (B,) IoU of the rendered prediction with the input silhouette (NaN if off)
+    joints2d_error_px: Tensor  # (B,) mean predicted-to-detected distance of visible joints (NaN if none)
+    heatmap_std: float = 4.0
+    timings_ms: dict[str, float] = field(default_factory=dict)  # per stage, for the whole batch
+
+    def __len__(self) -> int:
+        return self.cam_wp.shape[0]
+
+    @property
+    def vertices(self) -> Tensor:
+        """(B, V, 3) posed vertices in the camera frame."""
+        return self.body_vertices + self.cam_t[:, None, :]
+
+    @property
+    def pose(self) -> Tensor:
+        """(B, 72) axis-angle pose, as in SMPL pose files."""
+        return rotmat_to_axis_angle(self.pose_rotmats).reshape(len(self), -1)
+
+    def heatmaps(self) -> Tensor:
+        """(B, 17, S, S) the joint heatmaps the network saw."""
+        size = self.crop_silhouettes.shape[-1]
+        return joints_to_heatmaps(self.crop_joints2d, size, self.heatmap_std, self.joints_visible)
+
+
+@dataclass
+class ImagePredictions:
+    """`Predictor.predict_images` result: `batch` row k belongs to image `rows[k]`; `failures` maps the other
+    image indices to their reason (no person found, or the detector's one-sentence error)."""
+
+    batch: PredictionBatch | None
+    rows: list[int]
+    failures: dict[int, str]
+    detect_ms: list[float]  # per image
+
+
+class Predictor:
+    """Regressor + body-model bundle + the crop, camera and proxy conventions of the checkpoint.
+
+    Args:
+        regressor: a SingleInputRegressor with loaded weights.
+        bundle: the body-model bundle the regressor was trained with.
+        proxy_rep: crop and heatmap settings (img_wh, heatmap_std, crop_scale) and the joint confidence
+            threshold; defaults to the original's with DEFAULT_JOINT_CONFIDENCE_THRESHOLD.
+        camera: the training renders' camera; its focal length per pixel of render side (5000 / 256) becomes
+            the focal length per pixel of crop side, whatever size the crop is resampled to (img_wh).
+        fit_scores: compute silhouette IoU and joint error (one 256 x 256 silhouette render per image).
+    """
+
+    def __init__(
+        self,
+        regressor: SingleInputRegressor,
+        bundle: BodyModelBundle,
+        proxy_rep: ProxyRepConfig | None = None,
+        camera: CameraConfig | None = None,
+        fit_scores: bool = True,
+    ):
+        self.proxy_rep = proxy_rep or ProxyRepConfig(
+            joint_confidence_threshold=DEFAULT_JOINT_CONFIDENCE_THRESHOLD
+        )
+        self.device = next(regressor.parameters()).device
+        self.regressor = regressor.eval()
+        self.bundle = bundle.to(self.device)
+        camera = camera or CameraConfig()
+        self.focal_per_crop_pixel = camera.focal_length / camera.render_wh
+        self.fit_scores = fit_scores
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        checkpoint: str | os.PathLike | Mapping = DEFAULT_CHECKPOINT,
+        body_model: str | None = None,
+        gender: str | None = None,
+        additional_dir: str | os.PathLike = "additional",
+        device: str | torch.device = "auto",
+        joint_confidence_threshold: float = DEFAULT_JOINT_CONFIDENCE_THRESHOLD,
+        fit_scores: bool = True,
+        allow_unsafe: bool = False,
+    ) -> Predictor:
+        """Build a predictor from a checkpoint file (ours, the original's .tar, or a bare state dict).
+
+        Args:
+            checkpoint: path or loaded checkpoint; a relative path is looked up in the working directory,
+                then in the repository root.
+            body_model: "open" or "smpl"; None takes the one recorded in the checkpoint, "smpl" for the
+                original's checkpoint, else "open". A kind other than the recorded one is refused.
+            gender: None takes the recorded one, else "neutral".
+            device: "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
+            joint_confidence_threshold: joints below it get no heatmap; 0 reproduces the original.
+        Raises:
+            CheckpointError: missing, unreadable or mismatching checkpoint.
+            BodyModelAssetError: missing body-model files.
+            DeviceUnavailableError: CUDA requested but not available.
+        """
+        device = resolve_device(device)
+        if not isinstance(checkpoint, Mapping):
+            checkpoint = _resolve_path(Path(checkpoint))
+        content = read_checkpoint(checkpoint, map_location="cpu", allow_unsafe=allow_unsafe)
+        ours = "format_version" in content
+        config = _mapping_entry(content, "config") if ours else {}
+        recorded = _mapping_entry(content, "body_model") if ours else {}
+        original = not ours and ("best_model_state_dict" in content or "model_state_dict" in content)
+
+        recorded_kind = recorded.get("kind") or ("smpl" if original else None)
+        kind = body_model or recorded_kind or "open"
+        if recorded_kind is not None and kind != recorded_kind:
+            name = checkpoint if not isinstance(checkpoint, Mapping) else "the given checkpoint"
+            raise CheckpointError(
+                f"Checkpoint {name} was trained with the {recorded_kind} body model, not {kind}; pass "
+                f"--body_model {recorded_kind} or a checkpoint trained with the {kind} body model."
+            )
+        bundle = load_bundle(kind, gender or recorded.get("gender") or "neutral", additional_dir)
+        regressor_cfg = _config_section(config, "regressor", RegressorConfig)
+        proxy_rep = dataclasses.replace(
+            _config_section(config, "proxy_rep", ProxyRepConfig),
+            joint_confidence_threshold=joint_confidence_threshold,
+        )
+        camera = _config_section(config, "camera", CameraConfig)
+        regressor = SingleInputRegressor(
+            bundle.mean_params,
+            in_channels=regressor_cfg.in_channels,
+            resnet_layers=regressor_cfg.resnet_layers,
+            ief_iters=regressor_cfg.ief_iters,
+        )
+        load_regressor_weights(regressor, content)
+        return cls(regressor.to(device), bundle, proxy_rep, camera, fit_scores)
+
+    @torch.inference_mode()
+    def predict_proxy(
+        self,
+        silhouettes: Tensor | np.ndarray | Sequence[Tensor | np.ndarray],
+        keypoints: Tensor | np.ndarray,
+        image_hw: Sequence[tuple[int, int]] | None = None,
+    ) -> PredictionBatch:
+        """Predict bodies from silhouettes and 2D joints.
+
+        Args:
+            silhouettes: (B, H, W) masks, or a sequence of B (H_i, W_i) masks (images of different sizes);
+                nonzero = person; each must have at least one person pixel.
+            keypoints: (B, 17, 3) [u, v, confidence] COCO-17 keypoints in the silhouettes' pixels.
+            image_hw: (height, width) per image of the images the outputs should refer to, when the masks
+                were measured on downscaled copies of them; outputs are scaled by width / mask width.
+                None: the masks' own sizes.
+        Returns:
+            PredictionBatch on the predictor's device.
+        """
+        masks = _as_mask_list(silhouettes)
+        keypoints = torch.as_tensor(np.asarray(keypoints) if not isinstance(keypoints, Tensor) else keypoints)
+        if keypoints.shape != (len(masks), NUM_KEYPOINTS, 3):
+            raise PredictionInputError(
+                f"keypoints must have shape ({len(masks)}, {NUM_KEYPOINTS}, 3) for {len(masks)} silhouettes, "
+                f"got {tuple(keypoints.shape)}."
+            )
+        keypoints = keypoints.to(self.device, torch.float32)
+        mask_hw = [tuple(m.shape) for m in masks]
+        image_hw = mask_hw if image_hw is None else [tuple(int(s) for s in hw) for hw in image_hw]
+        if len(image_hw) != len(masks):
+            raise PredictionInputError(f"image_hw has {len(image_hw)} entries for {len(masks)} silhouettes.")
+        timings: dict[str, float] = {}
+        size = self.proxy_rep.img_wh
+
+        with self._stopwatch(timings, "crop_proxy"):
+            boxes, crops = self._crop(masks)  # mask pixels
+            crop_joints = crop_points(keypoints[..., :2], boxes, size)
+            visible = keypoints[..., 2] >= self.proxy_rep.joint_confidence_threshold
+            heatmaps = joints_to_heatmaps(crop_joints, size, self.proxy_rep.heatmap_std, visible)
+            proxy = torch.cat((crops[:, None].float(), heatmaps), dim=1)
+        with self._stopwatch(timings, "regressor"):
+            cam_wp, pose6d, betas = self.regressor(proxy)
+        with self._stopwatch(timings, "body_model"):
+            rotmats = rot6d_to_rotmat(pose6d.reshape(-1, 24, 6))
+            body = self.bundle(rotmats, betas)
+            tpose = self.bundle.tpose_vertices(betas)
+            # The camera; from here on in the pixels of the images the outputs refer to.
+            scale = torch.tensor(
+                [hw[1] / m[1] for hw, m in zip(image_hw, mask_hw, strict=True)], device=self.device
+            )
+            boxes = boxes * scale[:, None]
+            detected = torch.cat((keypoints[..., :2] * scale[:, None, None], keypoints[..., 2:]), dim=-1)
+            hw = torch.tensor(image_hw, dtype=torch.float32, device=self.device)
+            principal_point = hw.flip(-1) / 2.0
+            focal_length = self.focal_per_crop_pixel * (boxes[:, 2] - boxes[:, 0])
+            cam_t = crop_camera_to_image_camera(cam_wp, boxes, focal_length, principal_point)
+            joints2d = perspective_project(body.coco17, focal_length, principal_point, cam_t)
+        with self._stopwatch(timings, "fit"):
+            camera = (focal_length, principal_point, boxes)
+            iou = self._silhouette_iou(body.vertices + cam_t[:, None], camera, crops)
+            joint_error = _mean_joint_error(joints2d, detected, visible)
+        return PredictionBatch(
+            cam_wp=cam_wp,
+            pose_rotmats=rotmats,
+            betas=betas,
+            body_vertices=body.vertices,
+            joints3d=body.coco17,
+            lsp14=body.lsp14,
+            tpose_vertices=tpose,
+            faces=self.bundle.faces,
+            bbox=boxes,
+            image_hw=hw,
+            focal_length=focal_length,
+            principal_point=principal_point,
+            cam_t=cam_t,
+            joints2d=joints2d,
+            joints2d_detected=detected,
+            crop_silhouettes=crops,
+            crop_joints2d=crop_joints,
+            joints_visible=visible,
+            silhouette_iou=iou,
+            joints2d_error_px=joint_error,
+            heatmap_std=self.proxy_rep.heatmap_std,
+            timings_ms=timings,
+        )
+
+    def predict_images(
+        self,
+        images: Sequence[np.ndarray],
+        detector: DetectorBackend,
+        image_paths: Sequence[Path | None] | None = None,
+        image_hw: Sequence[tuple[int, int]] | None = None,
+    ) -> ImagePredictions:
+        """Detect, choose one person per image and predict, for a batch of images.
+
+        Args:
+            images: (H, W, 3) uint8 RGB images.
+            detector: the detector backend.
+            image_paths: the images' files, for backends that read per-image files (precomputed).
+            image_hw: as in `predict_proxy` (sizes of the files when `images` are downscaled copies).
+        """
+        paths = list(image_paths) if image_paths is not None else [None] * len(images)
+        people: list[PersonDetection] = []
+        rows: list[int] = []
+        failures: dict[int, str] = {}
+        detect_ms: list[float] = []
+        for index, (image, path) in enumerate(zip(images, paths, strict=True)):
+            start = time.perf_counter()
+            try:
+                person = find_person(detector, image, path)
+            except ImageDetectionError as error:
+                failures[index], person = str(error), None
+            else:
+                if person is None:
+                    failures[index] = NO_PERSON
+            detect_ms.append(1000.0 * (time.perf_counter() - start))
+            if person is not None:
+                people.append(person)
+                rows.append(index)
+        batch = None
+        if people:
+            batch = self.predict_proxy(
+                [p.mask for p in people],
+                np.stack([p.keypoints for p in people]),
+                [image_hw[i] for i in rows] if image_hw is not None else None,
+            )
+        return ImagePredictions(batch, rows, failures, detect_ms)
+
+    def _crop(self, masks: list[Tensor]) -> tuple[Tensor, Tensor]:
+        """Square crop boxes (B, 4) in mask pixels and the (B, S, S) bool silhouette crops.
+
+        Masks of different sizes are cropped one by one on the device they came on (large masks are not
+        copied to the GPU), then the small crops are stacked.
+        """
+        boxes, crops = [], []
+        for index, mask in enumerate(masks):
+            bbox, found = mask_bbox(mask[None])
+            if not bool(found[0]):
+                raise PredictionInputError(f"Silhouette {index} is empty; every image needs a person's mask.")
+            box = square_crop_boxes(bbox, self.proxy_rep.crop_scale)
+            boxes.append(box)
+            crops.append(crop_nearest(mask[None], box, self.proxy_rep.img_wh, rule="centre"))
+        return torch.cat(boxes).to(self.device), torch.cat(crops).to(self.device)
+
+    def _silhouette_iou(
+        self, vertices: Tensor, camera: tuple[Tensor, Tensor, Tensor], crops: Tensor
+    ) -> Tensor:
+        """(B,) IoU of the camera-frame mesh (B, V, 3), rendered in the crop, with the crop silhouettes
+        (B, S, S); NaN when fit scores are off. camera: image focal length (B,), principal point (B, 2) and
+        crop boxes (B, 4)."""
+        if not self.fit_scores:
+            return torch.full((vertices.shape[0],), torch.nan, device=self.device)
+        focal_length, principal_point, boxes = camera
+        # The crop is a camera of its own: the image camera scaled by S / L and shifted by the box corner.
+        size = self.proxy_rep.img_wh
+        zoom = size / (boxes[:, 2] - boxes[:, 0])
+        crop_centre = (principal_point - boxes[:, :2]) * zoom[:, None]
+        rendered = silhouette(vertices, self.bundle.faces, focal_length * zoom, crop_centre, (size, size))
+        return silhouette_iou(rendered, crops).float()
+
+    @contextmanager
+    def _stopwatch(self, timings: dict[str, float], stage: str) -> Iterator[None]:
+        """Add the stage's wall time in ms; CUDA work is waited for, so the time is the stage's own."""
+        _synchronise(self.device)
+        start = time.perf_counter()
+        yield
+        _synchronise(self.device)
+        timings[stage] = timings.get(stage, 0.0) + 1000.0 * (time.perf_counter() - start)
+
+
+def find_person(
+    detector: DetectorBackend, image_rgb: np.ndarray, image_path: Path | None = None
+) -> PersonDetection | None:
+    """The person to reconstruct in one image (largest roughly-centred), or None when nobody is found.
+
+    Raises:
+        ImageDetectionError: the detector cannot process this image.
+    """
+    return choose_person(detector.detect(image_rgb, image_path), image_rgb.shape[:2])
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """ "auto" -> CUDA when available, else the CPU; anything else as torch names it, checked to exist."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise DeviceUnavailableError(f"Unknown device {device!r}; use auto, cpu, cuda or cuda:N.") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceUnavailableError(
+                f"Device {device} was asked for but this PyTorch sees no CUDA GPU; use --device cpu."
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise DeviceUnavailableError(
+                f"Device {device} does not exist: this machine has {torch.cuda.device_count()} CUDA GPU(s)."
+            )
+    elif device.type != "cpu":
+        raise DeviceUnavailableError(f"Device {device} is not supported; use auto, cpu, cuda or cuda:N.")
+    return device
+
+
+def _mean_joint_error(joints2d: Tensor, detected: Tensor, visible: Tensor) -> Tensor:
+    """(B,) mean distance (pixels) between predicted (B, 17, 2) and detected (B, 17, 3) joints over the
+    visible ones (B, 17); NaN for an image without any."""
+    distance = (joints2d - detected[..., :2]).norm(dim=-1)
+    count = visible.sum(dim=1)
+    mean = (distance * visible).sum(dim=1) / count.clamp_min(1)
+    return torch.where(count > 0, mean, torch.full_like(mean, torch.nan))
+
+
+def _synchronise(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _as_mask_list(silhouettes: Tensor | np.ndarray | Sequence[Tensor | np.ndarray]) -> list[Tensor]:
+    """Any accepted silhouette input -> list of (H_i, W_i) bool tensors."""
+    if isinstance(silhouettes, (Tensor, np.ndarray)):
+        if silhouettes.ndim != 3:
+            raise PredictionInputError(
+                "silhouettes must be (B, H, W) or a list of (H, W) masks, got shape "
+                f"{tuple(silhouettes.shape)}."
+            )
+        silhouettes = list(silhouettes)
+    masks = [torch.as_tensor(np.asarray(m) if not isinstance(m, Tensor) else m) != 0 for m in silhouettes]
+    if not masks:
+        raise PredictionInputError("No silhouettes were given; pass at least one (H, W) mask.")
+    bad = [tuple(m.shape) for m in masks if m.ndim != 2]
+    if bad:
+        raise PredictionInputError(f"Every silhouette must be an (H, W) mask, got shapes {bad}.")
+    return masks
+
+
+def _mapping_entry(content: Mapping, key: str) -> Mapping:
+    """content[key] if it is a mapping, else an empty one (absent or None in the checkpoint)."""
+    value = content.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _config_section(config: Mapping, name: str, cls: type):
+    """The `name` section of a checkpoint's stored config as `cls`, defaults for what it does not hold."""
+    section = config.get(name)
+    if not isinstance(section, Mapping):
+        return cls()
+    known = {f.name for f in dataclasses.fields(cls)}
+    values = {key: tuple(v) if isinstance(v, list) else v for key, v in section.items() if key in known}
+    try:
+        return cls(**values)
+    except TypeError as error:
+        raise CheckpointError(f"The checkpoint's stored {name} config is not usable ({error}).") from None
+
+
+def _resolve_path(path: Path) -> Path:
+    """A relative path is looked up in the working directory, then in the repository root."""
+    if path.is_absolute() or path.exists() or not (REPO_ROOT / path).exists():
+        return path
+    return REPO_ROOT / path

@@ -1,0 +1,286 @@
+"""3D body shape and pose for the main person of every image: `python run_predict.py --input PATH`.
+
+Writes per image `<stem>.npz` (SMPL-format parameters, camera, mesh), `<stem>.obj`, overlay / side / T-pose
+pictures and the proxy representation the network saw, plus one `summary.json` for the run (predict/outputs.py
+lists the contents). Exit status: 0 when the run completed (even if some images had no person or could not
+be read: the summary says which and why), 2 for usage errors, 1 for missing or unusable assets (checkpoint,
+body model, detector); errors are one sentence on stderr.
+
+The original's command line keeps working where detectron2 and the SMPL files are installed:
+    python run_predict.py --input ./demo --checkpoint checkpoints/straps_model_checkpoint.tar \
+        --silh_from pointrend
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from models.body_model import BodyModelAssetError
+from models.bundle import GENDERS, KINDS
+from models.checkpoint import CheckpointError
+from predict.detectors import (
+    JOINT_SOURCES,
+    SILHOUETTE_SOURCES,
+    DetectorConfigError,
+    DetectorUnavailableError,
+    make_detector,
+)
+from predict.outputs import OUTPUT_KINDS, OutputOptions
+from predict.pipeline import (
+    OutputFolderError,
+    RunOptions,
+    check_output_dir,
+    default_output_dir,
+    input_root,
+    predict_files,
+)
+from predict.predictor import (
+    DEFAULT_CHECKPOINT,
+    DEFAULT_JOINT_CONFIDENCE_THRESHOLD,
+    DeviceUnavailableError,
+    Predictor,
+    resolve_device,
+)
+from utils.image_io import DEFAULT_MAX_SIDE, InputPathError, list_images
+
+EXIT_ASSET_ERROR = 1
+EXIT_USAGE_ERROR = 2
+_OUTPUT_HELP = {
+    "npz": "<stem>.npz: pose, betas, camera, crop box, posed and T-pose vertices, faces, 2D joints",
+    "obj": "<stem>.obj: the posed mesh in the image's camera frame",
+    "overlay": "<stem>_overlay.png: the mesh over the whole image",
+    "side": "<stem>_side.png: the mesh turned 90 degrees, on a plain background",
+    "tpose": "<stem>_tpose.png: the body shape in the zero pose",
+    "proxy": "<stem>_proxy.png: silhouette and joint heatmaps as the network saw them",
+}
+# The joint source that goes with each silhouette source (each backend pairs its own).
+_JOINTS_FOR = {"mediapipe": "mediapipe", "pointrend": "keypointrcnn", "densepose": "keypointrcnn"}
+
+
+class UsageError(Exception):
+    """A wrong command line: exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Predict 3D body shape and pose (SMPL-format) for the main person of each image.",
+    )
+    parser.add_argument(
+        "--input", required=True, help="an image, a folder of images, or a glob such as 'a/*.jpg'"
+    )
+    parser.add_argument(
+        "--recursive", action="store_true", help="also take images in sub-folders of a folder"
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="output folder (default: <input name>_straps_output beside the input; never inside the input)",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=DEFAULT_CHECKPOINT,
+        help="regressor checkpoint, ours or the original .tar (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--allow_unsafe_checkpoint",
+        action="store_true",
+        help="load a checkpoint that holds Python objects besides tensors (only for files you trust)",
+    )
+    parser.add_argument(
+        "--body_model",
+        choices=KINDS,
+        default=None,
+        help="body model (default: the checkpoint's; smpl for the original .tar)",
+    )
+    parser.add_argument(
+        "--gender",
+        choices=GENDERS,
+        default=None,
+        help="body model gender (default: the checkpoint's, else neutral)",
+    )
+    parser.add_argument(
+        "--additional_dir", default="additional", help="folder of the body model files (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--silh_from",
+        choices=SILHOUETTE_SOURCES,
+        default="mediapipe",
+        help="silhouette source (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--joints_from",
+        choices=JOINT_SOURCES,
+        default=None,
+        help="2D joint source (default: the one that pairs with --silh_from)",
+    )
+    parser.add_argument(
+        "--mask_dir", type=Path, default=None, help="precomputed: folder of <stem>.png silhouette masks"
+    )
+    parser.add_argument(
+        "--keypoints_dir",
+        type=Path,
+        default=None,
+        help="precomputed: folder of <stem>.npy/.json keypoints (default: --mask_dir)",
+    )
+    parser.add_argument(
+        "--joint_threshold",
+        type=float,
+        default=DEFAULT_JOINT_CONFIDENCE_THRESHOLD,
+        help="joints below this confidence get no heatmap; 0 keeps all (original) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="auto (CUDA when available), cpu, cuda or cuda:N (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--gpu", default=None, help="the original's option: CUDA device index, same as --device cuda:N"
+    )
+    parser.add_argument(
+        "--batch_size",
+        type=int,
+        default=8,
+        help="images per regressor and rendering batch (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max_side",
+        type=int,
+        default=DEFAULT_MAX_SIDE,
+        help="images are downscaled to this long side on reading (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--overlay_max_side",
+        type=int,
+        default=1600,
+        help="long side of the overlay pictures at most (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--view_size",
+        type=int,
+        default=OutputOptions.view_size,
+        help="side of the side and T-pose pictures (default: %(default)s)",
+    )
+    for kind in OUTPUT_KINDS:
+        parser.add_argument(
+            f"--{kind}",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help=f"{_OUTPUT_HELP[kind]} (default: on)",
+        )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except (
+        UsageError,
+        InputPathError,
+        OutputFolderError,
+        DetectorConfigError,
+        DeviceUnavailableError,
+    ) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE_ERROR
+    except (CheckpointError, BodyModelAssetError, DetectorUnavailableError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ASSET_ERROR
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the command line, build the predictor and detector, predict every image."""
+    if args.batch_size < 1:
+        raise UsageError(f"--batch_size must be at least 1, got {args.batch_size}.")
+    if min(args.overlay_max_side, args.max_side, args.view_size) < 16:
+        raise UsageError("--max_side, --overlay_max_side and --view_size must be at least 16 pixels.")
+    if not 0.0 <= args.joint_threshold <= 1.0:
+        raise UsageError(f"--joint_threshold must lie in [0, 1], got {args.joint_threshold}.")
+    paths = list_images(args.input, recursive=args.recursive)
+    output_dir = args.output if args.output is not None else default_output_dir(args.input)
+    check_output_dir(output_dir, args.input)
+    resolved_output = output_dir.resolve()
+    paths = [path for path in paths if not path.resolve().is_relative_to(resolved_output)]  # earlier outputs
+    if not paths:
+        raise UsageError(
+            f"No image files found at {args.input} (looked for .jpg, .jpeg, .png, .bmp, .tif, .tiff, .webp"
+            f"{'' if args.recursive else '; add --recursive for sub-folders'})."
+        )
+    device = resolve_device(f"cuda:{args.gpu}" if args.gpu is not None else args.device)
+    joints_from = args.joints_from or _JOINTS_FOR.get(args.silh_from, args.silh_from)
+    detector_options = _detector_options(args, joints_from, device)
+    with make_detector(args.silh_from, joints_from, **detector_options) as detector:
+        predictor = _build_predictor(args, device)
+        outputs = OutputOptions(
+            **{kind: getattr(args, kind) for kind in OUTPUT_KINDS},
+            overlay_max_side=args.overlay_max_side,
+            view_size=args.view_size,
+        )
+        run_info = {
+            "input": str(args.input),
+            "checkpoint": str(args.checkpoint),
+            "body_model": predictor.bundle.kind,
+            "gender": predictor.bundle.gender,
+            "device": str(device),
+            "detector": f"{args.silh_from}+{joints_from}",
+            "joint_confidence_threshold": args.joint_threshold,
+            "batch_size": args.batch_size,
+            "outputs": list(outputs.kinds),
+        }
+        options = RunOptions(
+            outputs=outputs, batch_size=args.batch_size, max_side=args.max_side, progress=not args.quiet
+        )
+        folder = input_root(args.input) if not Path(args.input).is_file() else None
+        summary = predict_files(paths, predictor, detector, output_dir, folder, options, run_info)
+    counts = summary["run"]
+    print(
+        f"{counts['n_ok']} of {counts['n_images']} images done ({counts['n_failed']} failed, see "
+        f"summary.json) in {counts['total_time_s']:.1f} s; outputs in {output_dir}"
+    )
+    return 0
+
+
+def _build_predictor(args: argparse.Namespace, device) -> Predictor:
+    if args.checkpoint == DEFAULT_CHECKPOINT and not _exists_here_or_in_repo(DEFAULT_CHECKPOINT):
+        raise CheckpointError(
+            f"The default checkpoint {DEFAULT_CHECKPOINT} does not exist yet; pass --checkpoint PATH to a "
+            "trained regressor (e.g. checkpoints/straps_model_checkpoint.tar) or train one with run_train.py."
+        )
+    return Predictor.from_checkpoint(
+        args.checkpoint,
+        body_model=args.body_model,
+        gender=args.gender,
+        additional_dir=args.additional_dir,
+        device=device,
+        joint_confidence_threshold=args.joint_threshold,
+        allow_unsafe=args.allow_unsafe_checkpoint,
+    )
+
+
+def _detector_options(args: argparse.Namespace, joints_from: str, device) -> dict:
+    if args.silh_from == "precomputed":
+        if args.mask_dir is None:
+            raise UsageError(
+                "--silh_from precomputed needs --mask_dir (and --keypoints_dir when keypoints are elsewhere)."
+            )
+        return {"mask_dir": args.mask_dir, "keypoints_dir": args.keypoints_dir}
+    if args.mask_dir is not None or args.keypoints_dir is not None:
+        raise UsageError(
+            "--mask_dir and --keypoints_dir are for --silh_from precomputed --joints_from precomputed."
+        )
+    if joints_from == "keypointrcnn":
+        return {"device": str(device)}
+    return {}
+
+
+def _exists_here_or_in_repo(path: Path) -> bool:
+    return path.exists() or (Path(__file__).resolve().parent / path).exists()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
