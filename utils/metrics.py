@@ -7,6 +7,9 @@ after one of three alignments of the prediction to the target (spec section 8):
   mean, move it to the target's mean. PVE-T-SC (SSP-3D) is `pve_sc` on zero-pose vertices;
 - Procrustes ("_pa"): the similarity transform (rotation, scale, translation) that best maps the
   prediction onto the target in the least-squares sense.
+Benchmarks whose bodies carry no common translation (3DPW's protocol, predictions from a weak-perspective
+camera) first move the prediction so that its root lands on the target's (`root_align`); the root of LSP-14
+joints is the pelvis, the mid-point of the hips (`lsp14_pelvis`).
 Alignments run in float64 (SVD conditioning) and return the input dtype.
 
 Silhouette IoU: per image (`silhouette_iou`) and pooled over a dataset (`PooledIoU`:
@@ -16,6 +19,8 @@ sum TP / (sum TP + FP + FN), the original's "overall IoU"), which weights big si
 from __future__ import annotations
 
 import torch
+
+LSP14_HIPS = (2, 3)  # right hip, left hip in the LSP-14 order
 
 
 def procrustes_align(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -76,6 +81,18 @@ def mean_point_error_sc(pred: torch.Tensor, target: torch.Tensor) -> torch.Tenso
 def mean_point_error_pa(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """(B, N, 3) x2 -> (B,) mean point error after Procrustes alignment."""
     return mean_point_error(procrustes_align(pred, target), target)
+
+
+def lsp14_pelvis(joints: torch.Tensor) -> torch.Tensor:
+    """(B, 14, 3) LSP-14 joints -> (B, 3) pelvis: the mid-point of the right and left hips."""
+    if joints.dim() != 3 or joints.shape[1:] != (14, 3):
+        raise ValueError(f"LSP-14 joints must be (B, 14, 3); got {tuple(joints.shape)}.")
+    return joints[:, list(LSP14_HIPS)].mean(dim=1)
+
+
+def root_align(pred: torch.Tensor, pred_root: torch.Tensor, target_root: torch.Tensor) -> torch.Tensor:
+    """Translate each prediction (B, N, 3) so that its root (B, 3) lands on the target's root (B, 3)."""
+    return pred + (target_root - pred_root)[:, None, :]
 
 
 # The vertex and joint metrics are the same computation on different point sets; the names say which.

@@ -1,0 +1,592 @@
+"""Benchmark evaluation: dataset inputs -> predictions -> the paper's metrics -> a table and a JSON report.
+
+One loop serves every benchmark (data/eval_datasets.py). Per batch of samples:
+1. inputs: each sample's silhouette and 17 joints, from the dataset's own files (`DatasetInputs`, the
+   default) or from a detector run on its image (`DetectorInputs`); a sample whose input cannot be had
+   (missing file, nobody detected) is recorded as failed with its reason and left out of the means;
+2. predictions from a `PredictionSource`: the real one wraps the `Predictor` (`PredictorSource`); tests
+   inject ground-truth predictions through the same protocol;
+3. ground truth: the dataset's body model with each sample's gender (`GroundTruthBodies`);
+4. metrics (utils/metrics.py, shared with training validation), millimetres for 3D:
+   - MPJPE, MPJPE-SC, PA-MPJPE on the LSP-14 joints; MPJPE after moving the prediction's pelvis (mid-hip)
+     onto the target's, the 3DPW protocol (neither carries a common translation);
+   - PVE, PVE-SC, PVE-PA on the posed vertices (PVE pelvis-aligned like MPJPE): only when the predictions
+     use the ground truth's body model, since vertices of different meshes do not correspond;
+   - PVE-T-SC (SSP-3D's shape metric): T-pose vertices of the predicted and of the ground-truth betas, both
+     through the ground truth's gendered model, after scale and translation correction; again only when
+     the predicted betas live in the ground truth's shape space (same body-model kind);
+   - silhouette IoU of the predicted body rendered into the image with the predicted camera against the
+     ground-truth silhouette (datasets with silhouettes): "mIOU" is the mean of per-image IoUs (the
+     paper's), "IoU (pooled)" is sum TP / sum (TP + FP + FN) over the dataset (the original's "overall IoU").
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from augmentation.crop import crop_bilinear
+from data.eval_datasets import GENDER_NAMES, EvalDataset, ProxyInput
+from models.bundle import BodyModelBundle, load_bundle
+from predict.detectors.base import DetectorBackend, ImageDetectionError
+from predict.predictor import NO_PERSON, Predictor, find_person
+from renderers import silhouette
+from utils.image_io import ImageReadError, read_image_rgb
+from utils.metrics import (
+    PooledIoU,
+    lsp14_pelvis,
+    mpjpe,
+    mpjpe_pa,
+    mpjpe_sc,
+    pve,
+    pve_pa,
+    pve_sc,
+    root_align,
+    silhouette_iou,
+)
+
+DETECTOR_CROP_SIZE = 512  # a labelled person's box is resampled to this size before a detector sees it
+MM_PER_M = 1000.0
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    key: str  # JSON key
+    label: str  # table name
+    unit: str  # "mm" or "" (a ratio)
+    description: str
+
+
+METRICS = (
+    MetricInfo("pve", "PVE", "mm", "posed vertices, pelvis-aligned"),
+    MetricInfo("pve_sc", "PVE-SC", "mm", "posed vertices, scale and translation corrected"),
+    MetricInfo("pve_pa", "PVE-PA", "mm", "posed vertices, Procrustes-aligned"),
+    MetricInfo(
+        "pve_t_sc", "PVE-T-SC", "mm", "T-pose vertices of the betas, GT's gendered model, scale-corrected"
+    ),
+    MetricInfo("mpjpe", "MPJPE", "mm", "LSP-14 joints, pelvis-aligned"),
+    MetricInfo("mpjpe_sc", "MPJPE-SC", "mm", "LSP-14 joints, scale and translation corrected"),
+    MetricInfo("mpjpe_pa", "PA-MPJPE", "mm", "LSP-14 joints, Procrustes-aligned"),
+    MetricInfo("miou", "mIOU", "", "silhouette IoU, mean of per-image IoUs"),
+    MetricInfo("iou_pooled", "IoU (pooled)", "", "silhouette IoU, sum TP / sum (TP+FP+FN) over the dataset"),
+)
+METRIC_KEYS = tuple(m.key for m in METRICS)
+# The metrics each benchmark is quoted with (the paper's for SSP-3D and 3DPW), marked in the table.
+HEADLINE_METRICS = {
+    "ssp3d": ("pve_t_sc", "miou"),
+    "3dpw": ("mpjpe", "mpjpe_pa", "pve", "pve_t_sc"),
+    "synthetic": ("pve_t_sc", "miou", "mpjpe_pa"),
+}
+# Errors that cost one sample, not the run.
+SAMPLE_ERRORS = (ImageDetectionError, ImageReadError)
+
+
+# ----------------------------------------------------------------------------------------------- inputs
+
+
+class SampleInputError(Exception):
+    """No input could be made for one sample (e.g. nobody detected); the run goes on."""
+
+
+class InputSource(Protocol):
+    """Sample index -> the person's silhouette and joints; raises one of SAMPLE_ERRORS or SampleInputError."""
+
+    description: str
+
+    def __call__(self, index: int) -> ProxyInput: ...
+
+
+class DatasetInputs:
+    """The benchmark's own silhouettes and joints (precomputed files or label arrays)."""
+
+    description = "dataset silhouettes and joints"
+
+    def __init__(self, dataset: EvalDataset):
+        self.dataset = dataset
+
+    def __call__(self, index: int) -> ProxyInput:
+        return self.dataset.proxy_input(index)
+
+
+class DetectorInputs:
+    """A detector backend run on each sample's image, the largest roughly-centred person taken.
+
+    Where a frame can show several people (3DPW), the detector sees the square box of the labelled person,
+    resampled to 512 x 512, so that the person choice lands on that person; the silhouette and joints are
+    then in the pixels of that crop (3D metrics do not depend on the frame the inputs are measured in).
+    """
+
+    def __init__(self, dataset: EvalDataset, detector: DetectorBackend, description: str):
+        self.dataset = dataset
+        self.detector = detector
+        self.description = description
+
+    def __call__(self, index: int) -> ProxyInput:
+        path = self.dataset.image_paths[index]
+        loaded = read_image_rgb(path)
+        image = loaded.rgb
+        if self.dataset.person_boxes is not None:
+            box = torch.as_tensor(self.dataset.person_boxes[index : index + 1] * loaded.scale)
+            pixels = torch.from_numpy(image).permute(2, 0, 1)[None].float()
+            crop = crop_bilinear(pixels, box, DETECTOR_CROP_SIZE)[0].permute(1, 2, 0)
+            image = crop.round().clamp(0, 255).to(torch.uint8).numpy()
+        person = find_person(self.detector, image, path)
+        if person is None:
+            raise SampleInputError(NO_PERSON)
+        return ProxyInput(person.mask, person.keypoints)
+
+
+# ------------------------------------------------------------------------------------------ predictions
+
+
+@dataclass
+class EvalBatch:
+    """The samples of one step: dataset rows, their inputs, and their ground truth (for oracle sources).
+
+    Attributes:
+        indices: (B,) dataset rows.
+        inputs: (B,) proxy inputs.
+        poses: (B, 72) ground-truth axis-angle poses; betas: (B, 10); genders: (B,) codes 'm'/'f'/'n'.
+        cam_trans: (B, 3) ground-truth camera translations, or None.
+    """
+
+    indices: list[int]
+    inputs: list[ProxyInput]
+    poses: Tensor
+    betas: Tensor
+    genders: list[str]
+    cam_trans: Tensor | None
+
+
+@dataclass
+class BodyPrediction:
+    """Predicted bodies of a batch.
+
+    Attributes:
+        vertices: (B, V, 3) posed, body-model frame.
+        lsp14: (B, 14, 3) LSP-14 joints, body-model frame.
+        betas: (B, 10) in the shape space of the source's body model.
+        cam_t: (B, 3) body-model frame -> camera frame of the input's image.
+        focal_length: (B,) pixels; principal_point: (B, 2) pixels.
+    """
+
+    vertices: Tensor
+    lsp14: Tensor
+    betas: Tensor
+    cam_t: Tensor
+    focal_length: Tensor
+    principal_point: Tensor
+
+
+class PredictionSource(Protocol):
+    """What the evaluation loop predicts with.
+
+    Attributes:
+        body_model: kind of the predicted meshes and betas ("open" or "smpl").
+        faces: (F, 3) int64 faces of the predicted meshes (silhouette rendering).
+        description: one line for the report.
+    """
+
+    body_model: str
+    faces: Tensor
+    description: str
+
+    def predict(self, batch: EvalBatch) -> BodyPrediction: ...
+
+
+class PredictorSource:
+    """The real predictions: `Predictor.predict_proxy` on each batch's silhouettes and joints."""
+
+    def __init__(self, predictor: Predictor, description: str = "predictor"):
+        self.predictor = predictor
+        self.body_model = predictor.bundle.kind
+        self.faces = predictor.bundle.faces
+        self.description = description
+
+    def predict(self, batch: EvalBatch) -> BodyPrediction:
+        out = self.predictor.predict_proxy(
+            [item.silhouette for item in batch.inputs], np.stack([item.keypoints for item in batch.inputs])
+        )
+        return BodyPrediction(
+            vertices=out.body_vertices,
+            lsp14=out.lsp14,
+            betas=out.betas,
+            cam_t=out.cam_t,
+            focal_length=out.focal_length,
+            principal_point=out.principal_point,
+        )
+
+
+# ----------------------------------------------------------------------------------------- ground truth
+
+
+@dataclass
+class TargetBodies:
+    """Ground-truth bodies of a batch, body-model frame: vertices (B, V, 3), lsp14 (B, 14, 3),
+    tpose_vertices (B, V, 3)."""
+
+    vertices: Tensor
+    lsp14: Tensor
+    tpose_vertices: Tensor
+
+
+class GroundTruthBodies:
+    """The ground truth's body model in each gender, loaded on first use.
+
+    Args:
+        kind: "smpl" or "open".
+        additional_dir: body-model assets folder (models.bundle.load_bundle).
+        device: where the bodies are computed.
+    """
+
+    def __init__(
+        self, kind: str, additional_dir: str | Path = "additional", device: torch.device | str = "cpu"
+    ):
+        self.kind = kind
+        self.additional_dir = additional_dir
+        self.device = torch.device(device)
+        self._bundles: dict[str, BodyModelBundle] = {}
+
+    def bundle(self, gender: str) -> BodyModelBundle:
+        """The bundle of a gender code 'm', 'f' or 'n'."""
+        if gender not in self._bundles:
+            self._bundles[gender] = load_bundle(
+                self.kind, GENDER_NAMES[gender], self.additional_dir, self.device
+            )
+        return self._bundles[gender]
+
+    def posed(self, poses: Tensor, betas: Tensor, genders: list[str]) -> TargetBodies:
+        """Ground-truth bodies for poses (B, 72) and betas (B, 10)."""
+        vertices, lsp14 = self._per_gender(
+            genders, lambda b, rows: _posed(b, poses[rows].to(self.device), betas[rows].to(self.device))
+        )
+        return TargetBodies(vertices, lsp14, self.tpose(betas, genders))
+
+    def tpose(self, betas: Tensor, genders: list[str]) -> Tensor:
+        """(B, V, 3) T-pose vertices of betas (B, 10) through each sample's gendered model."""
+        (vertices,) = self._per_gender(
+            genders, lambda b, rows: (b.tpose_vertices(betas[rows].to(self.device)),)
+        )
+        return vertices
+
+    def _per_gender(
+        self, genders: list[str], compute: Callable[[BodyModelBundle, Tensor], tuple[Tensor, ...]]
+    ) -> tuple[Tensor, ...]:
+        """Run `compute(bundle, rows)` once per gender present and scatter the results back in order."""
+        codes = np.asarray(genders)
+        outputs: list[Tensor] | None = None
+        for gender in sorted(set(genders)):
+            rows = torch.from_numpy(np.flatnonzero(codes == gender))
+            results = compute(self.bundle(gender), rows)
+            if outputs is None:
+                outputs = [r.new_empty((len(genders), *r.shape[1:])) for r in results]
+            for out, result in zip(outputs, results, strict=True):
+                out[rows.to(out.device)] = result
+        return tuple(outputs)
+
+
+def _posed(bundle: BodyModelBundle, poses: Tensor, betas: Tensor) -> tuple[Tensor, Tensor]:
+    body = bundle.forward_axis_angle(poses, betas)
+    return body.vertices, body.lsp14
+
+
+# -------------------------------------------------------------------------------------------- metrics
+
+
+def body_metrics(
+    pred_lsp14: Tensor,
+    target: TargetBodies,
+    pred_vertices: Tensor | None = None,
+    pred_tpose_vertices: Tensor | None = None,
+) -> dict[str, Tensor]:
+    """Per-sample 3D errors in metres.
+
+    Args:
+        pred_lsp14: (B, 14, 3) predicted LSP-14 joints.
+        target: the ground truth.
+        pred_vertices: (B, V, 3) predicted posed vertices of the target's mesh, or None (no vertex metrics).
+        pred_tpose_vertices: (B, V, 3) T-pose vertices of the predicted betas through the target's model,
+            or None (no PVE-T-SC).
+    Returns:
+        {metric key: (B,)} for the metrics that apply.
+    """
+    pred_root, target_root = lsp14_pelvis(pred_lsp14), lsp14_pelvis(target.lsp14)
+    errors = {
+        "mpjpe": mpjpe(root_align(pred_lsp14, pred_root, target_root), target.lsp14),
+        "mpjpe_sc": mpjpe_sc(pred_lsp14, target.lsp14),
+        "mpjpe_pa": mpjpe_pa(pred_lsp14, target.lsp14),
+    }
+    if pred_vertices is not None:
+        errors["pve"] = pve(root_align(pred_vertices, pred_root, target_root), target.vertices)
+        errors["pve_sc"] = pve_sc(pred_vertices, target.vertices)
+        errors["pve_pa"] = pve_pa(pred_vertices, target.vertices)
+    if pred_tpose_vertices is not None:
+        errors["pve_t_sc"] = pve_sc(pred_tpose_vertices, target.tpose_vertices)
+    return errors
+
+
+def render_prediction_silhouettes(
+    prediction: BodyPrediction, faces: Tensor, image_hw: tuple[int, int]
+) -> Tensor:
+    """(B, H, W) bool silhouettes of the predicted bodies in their images' cameras (one image size)."""
+    return silhouette(
+        prediction.vertices + prediction.cam_t[:, None],
+        faces.to(prediction.vertices.device),
+        prediction.focal_length,
+        prediction.principal_point,
+        image_hw,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+@dataclass
+class SampleResult:
+    """One sample: its id, "ok" with metric values (mm or IoU) or "failed" with the reason."""
+
+    sample_id: str
+    status: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.sample_id, "status": self.status}
+        if self.reason is not None:
+            out["reason"] = self.reason
+        if self.status == "ok":
+            out["metrics"] = self.metrics
+        return out
+
+
+@dataclass
+class EvalReport:
+    """Aggregates (means over the evaluated samples; mm for 3D) and the per-sample values of one run."""
+
+    dataset: str
+    data_dir: str
+    samples: list[SampleResult]
+    aggregates: dict[str, float]
+    notes: list[str]
+    settings: dict[str, Any]
+    elapsed_s: float
+
+    @property
+    def num_evaluated(self) -> int:
+        return sum(s.status == "ok" for s in self.samples)
+
+    @property
+    def num_failed(self) -> int:
+        return len(self.samples) - self.num_evaluated
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document: settings, counts, aggregates with their units, notes, per-sample values."""
+        headline = HEADLINE_METRICS.get(self.dataset, ())
+        return {
+            "dataset": self.dataset,
+            "data_dir": self.data_dir,
+            "settings": self.settings,
+            "num_samples": len(self.samples),
+            "num_evaluated": self.num_evaluated,
+            "num_failed": self.num_failed,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "metrics": {
+                m.key: {
+                    "label": m.label,
+                    "value": self.aggregates[m.key],
+                    "unit": m.unit,
+                    "description": m.description,
+                    "headline": m.key in headline,
+                }
+                for m in METRICS
+                if m.key in self.aggregates
+            },
+            "notes": self.notes,
+            "samples": [s.to_dict() for s in self.samples],
+        }
+
+
+def format_table(report: EvalReport) -> str:
+    """The metrics table: one row per metric (name, value, unit, what it is); '*' marks the paper's."""
+    headline = HEADLINE_METRICS.get(report.dataset, ())
+    lines = [
+        f"{report.dataset}: {report.num_evaluated} samples evaluated, {report.num_failed} failed",
+        f"{'metric':<14} {'value':>9}  {'unit':<4}  description",
+    ]
+    for metric in METRICS:
+        if metric.key not in report.aggregates:
+            continue
+        value = report.aggregates[metric.key]
+        text = "n/a" if math.isnan(value) else (f"{value:.1f}" if metric.unit == "mm" else f"{value:.4f}")
+        name = metric.label + (" *" if metric.key in headline else "")
+        lines.append(f"{name:<14} {text:>9}  {metric.unit:<4}  {metric.description}")
+    if any(key in report.aggregates for key in headline):
+        lines.append("* this benchmark's headline metrics (for SSP-3D and 3DPW, the paper's)")
+    lines.extend(f"note: {note}" for note in report.notes)
+    return "\n".join(lines)
+
+
+def write_report_json(report: EvalReport, path: str | Path) -> Path:
+    """Write `report.to_dict()` as JSON (NaN written as null) and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_json_safe(report.to_dict()), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+# ------------------------------------------------------------------------------------------------ loop
+
+
+@torch.no_grad()
+def evaluate(
+    dataset: EvalDataset,
+    source: PredictionSource,
+    inputs: InputSource,
+    ground_truth: GroundTruthBodies,
+    batch_size: int = 16,
+    limit: int | None = None,
+    settings: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> EvalReport:
+    """Evaluate the first `limit` samples (all if None) of a dataset.
+
+    Returns:
+        EvalReport; a metric that applies to no evaluated sample is left out of the aggregates.
+    """
+    start_time = time.perf_counter()
+    count = len(dataset) if limit is None else min(limit, len(dataset))
+    same_kind = source.body_model == dataset.body_model
+    with_silhouettes = dataset.gt_silhouettes is not None
+    results: dict[int, SampleResult] = {}
+    pooled = PooledIoU()
+    steps = range(0, count, batch_size)
+    for first in tqdm(steps, desc=f"evaluating {dataset.name}", unit="batch", disable=not progress):
+        batch = _load_batch(dataset, inputs, range(first, min(first + batch_size, count)), results)
+        if batch is None:
+            continue
+        prediction = _map_prediction(source.predict(batch), lambda t: t.to(ground_truth.device).float())
+        target = ground_truth.posed(batch.poses, batch.betas, batch.genders)
+        errors = body_metrics(
+            prediction.lsp14,
+            target,
+            pred_vertices=prediction.vertices if same_kind else None,
+            pred_tpose_vertices=ground_truth.tpose(prediction.betas, batch.genders) if same_kind else None,
+        )
+        values = {key: (value * MM_PER_M).tolist() for key, value in errors.items()}
+        if with_silhouettes:
+            values["miou"] = _silhouette_ious(dataset, batch, prediction, source.faces, pooled)
+        for row, index in enumerate(batch.indices):
+            metrics = {key: float(per_sample[row]) for key, per_sample in values.items()}
+            results[index] = SampleResult(dataset.sample_ids[index], "ok", metrics)
+
+    samples = [results[i] for i in range(count)]
+    aggregates = _aggregate(samples)
+    if with_silhouettes and pooled.num_images:
+        aggregates["iou_pooled"] = pooled.compute()
+    return EvalReport(
+        dataset=dataset.name,
+        data_dir=str(dataset.root),
+        samples=samples,
+        aggregates=aggregates,
+        notes=_notes(dataset, source, same_kind),
+        settings=dict(settings or {}),
+        elapsed_s=time.perf_counter() - start_time,
+    )
+
+
+def _load_batch(
+    dataset: EvalDataset, inputs: InputSource, indices: range, results: dict[int, SampleResult]
+) -> EvalBatch | None:
+    """Inputs of the batch's samples; those that fail are recorded in `results` and left out."""
+    rows, loaded = [], []
+    for index in indices:
+        try:
+            loaded.append(inputs(index))
+        except (*SAMPLE_ERRORS, SampleInputError) as error:
+            results[index] = SampleResult(dataset.sample_ids[index], "failed", reason=str(error))
+        else:
+            rows.append(index)
+    if not rows:
+        return None
+    return EvalBatch(
+        indices=rows,
+        inputs=loaded,
+        poses=torch.from_numpy(dataset.poses[rows]),
+        betas=torch.from_numpy(dataset.betas[rows]),
+        genders=[str(dataset.genders[i]) for i in rows],
+        cam_trans=torch.from_numpy(dataset.cam_trans[rows]) if dataset.cam_trans is not None else None,
+    )
+
+
+def _silhouette_ious(
+    dataset: EvalDataset, batch: EvalBatch, prediction: BodyPrediction, faces: Tensor, pooled: PooledIoU
+) -> list[float]:
+    """Per-sample IoU of the rendered prediction with the ground-truth silhouette (NaN where the
+    ground-truth silhouette is unreadable or the input was measured in a frame of another size)."""
+    ious = [math.nan] * len(batch.indices)
+    by_size: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = {}
+    for row, index in enumerate(batch.indices):
+        try:
+            target = dataset.gt_silhouette(index)
+        except ImageDetectionError:
+            continue
+        if target.shape == batch.inputs[row].silhouette.shape:
+            by_size.setdefault(target.shape, []).append((row, target))
+    for size, items in by_size.items():
+        rows = [row for row, _ in items]
+        selected = BodyPrediction(
+            *(getattr(prediction, f)[rows] for f in BodyPrediction.__dataclass_fields__)
+        )
+        rendered = render_prediction_silhouettes(selected, faces, size)
+        targets = torch.from_numpy(np.stack([t for _, t in items])).to(rendered.device)
+        pooled.update(rendered, targets)
+        for row, iou in zip(rows, silhouette_iou(rendered, targets).tolist(), strict=True):
+            ious[row] = iou
+    return ious
+
+
+def _aggregate(samples: list[SampleResult]) -> dict[str, float]:
+    """Mean of each metric over the samples that have a finite value for it."""
+    aggregates = {}
+    for key in METRIC_KEYS:
+        values = [s.metrics[key] for s in samples if key in s.metrics and math.isfinite(s.metrics[key])]
+        if values:
+            aggregates[key] = float(np.mean(values))
+    return aggregates
+
+
+def _notes(dataset: EvalDataset, source: PredictionSource, same_kind: bool) -> list[str]:
+    notes = []
+    if not same_kind:
+        notes.append(
+            f"predictions use the {source.body_model} body model and the ground truth the "
+            f"{dataset.body_model} one: vertex metrics and PVE-T-SC need the same model and are left "
+            "out; LSP-14 joint errors include the difference between the two models' joint definitions"
+        )
+    if dataset.gt_silhouettes is None:
+        notes.append(f"the {dataset.name} dataset has no ground-truth silhouettes: no IoU")
+    return notes
+
+
+def _map_prediction(prediction: BodyPrediction, function: Callable[[Tensor], Tensor]) -> BodyPrediction:
+    return BodyPrediction(**{f.name: function(getattr(prediction, f.name)) for f in fields(prediction)})

@@ -1,0 +1,177 @@
+"""Evaluate a checkpoint on SSP-3D, 3DPW or our synthetic benchmark: a metrics table and a JSON report.
+
+    python run_evaluate.py --dataset ssp3d --data_dir DIR [--checkpoint PATH] [--body_model open|smpl]
+        [--silh_from ... --joints_from ...] [--device auto|cpu|cuda] [--limit N] [--out results.json]
+
+Exit codes: 0 after a completed run (samples that could not be evaluated are listed in the report),
+2 for usage errors, 1 for missing or unusable files (dataset, checkpoint, body model, detector).
+See predict/evaluate.py for the metrics and data/eval_datasets.py for the dataset layouts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from pathlib import Path
+
+from data.eval_datasets import DatasetError, read_dataset
+from data.synthetic_benchmark import (
+    DEFAULT_DIR,
+    SyntheticBenchmarkConfig,
+    ensure_synthetic_benchmark,
+)
+from models.body_model import BodyModelAssetError
+from models.checkpoint import CheckpointError
+from predict.detectors import DetectorConfigError, DetectorUnavailableError, make_detector
+from predict.detectors.factory import JOINT_SOURCES, SILHOUETTE_SOURCES
+from predict.evaluate import (
+    DatasetInputs,
+    DetectorInputs,
+    GroundTruthBodies,
+    PredictorSource,
+    evaluate,
+    format_table,
+    write_report_json,
+)
+from predict.predictor import (
+    DEFAULT_CHECKPOINT,
+    DEFAULT_JOINT_CONFIDENCE_THRESHOLD,
+    DeviceUnavailableError,
+    Predictor,
+    resolve_device,
+)
+
+DATASETS = ("ssp3d", "3dpw", "synthetic")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", required=True, choices=DATASETS, help="benchmark to evaluate on")
+    parser.add_argument(
+        "--data_dir",
+        type=Path,
+        help="dataset folder (required for ssp3d and 3dpw); synthetic: generated here on first use, default "
+        f"{DEFAULT_DIR.relative_to(DEFAULT_DIR.parents[2])}",
+    )
+    parser.add_argument(
+        "--checkpoint", type=Path, help=f"regressor checkpoint (default: {DEFAULT_CHECKPOINT})"
+    )
+    parser.add_argument(
+        "--body_model", choices=("open", "smpl"), help="predictions' body model (default: the checkpoint's)"
+    )
+    parser.add_argument(
+        "--gender", choices=("neutral", "male", "female"), help="predictions' model gender (default: neutral)"
+    )
+    parser.add_argument("--additional_dir", default="additional", help="body-model assets folder")
+    parser.add_argument(
+        "--silh_from",
+        default="precomputed",
+        choices=SILHOUETTE_SOURCES,
+        help="silhouette source: precomputed = the dataset's own (default) or a detector",
+    )
+    parser.add_argument(
+        "--joints_from",
+        default="precomputed",
+        choices=JOINT_SOURCES,
+        help="joint source: precomputed = the dataset's own (default) or a detector",
+    )
+    parser.add_argument(
+        "--joint_threshold",
+        type=float,
+        default=DEFAULT_JOINT_CONFIDENCE_THRESHOLD,
+        help="joints below this confidence get no heatmap (0 draws all, as the original)",
+    )
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
+    parser.add_argument("--batch_size", type=int, default=16, help="samples per step")
+    parser.add_argument("--limit", type=int, help="evaluate only the first N samples")
+    parser.add_argument(
+        "--num_samples",
+        type=int,
+        default=SyntheticBenchmarkConfig.num_samples,
+        help="synthetic benchmark size when it is generated",
+    )
+    parser.add_argument(
+        "--out", type=Path, help="JSON report (default: <checkpoint dir, or cwd>/eval_<dataset>.json)"
+    )
+    args = parser.parse_args(argv)
+    if args.dataset != "synthetic" and args.data_dir is None:
+        parser.error(f"--data_dir is required for --dataset {args.dataset}")
+    for name in ("batch_size", "limit", "num_samples"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"--{name} must be a positive integer")
+    return args
+
+
+def run(args: argparse.Namespace) -> int:
+    device = resolve_device(args.device)
+    # A benchmark on disk is checked before the model loads; the synthetic one is made for the model's kind.
+    dataset = read_dataset(args.dataset, args.data_dir) if args.dataset != "synthetic" else None
+    checkpoint = args.checkpoint or DEFAULT_CHECKPOINT
+    predictor = Predictor.from_checkpoint(
+        checkpoint,
+        body_model=args.body_model,
+        gender=args.gender,
+        additional_dir=args.additional_dir,
+        device=device,
+        joint_confidence_threshold=args.joint_threshold,
+        fit_scores=False,
+    )
+    kind = predictor.bundle.kind
+    if dataset is None:
+        config = SyntheticBenchmarkConfig(num_samples=args.num_samples, body_model=kind)
+        default_dir = DEFAULT_DIR if kind == "open" else DEFAULT_DIR.with_name(f"{DEFAULT_DIR.name}_{kind}")
+        data_dir = ensure_synthetic_benchmark(
+            args.data_dir or default_dir, config, args.additional_dir, device
+        )
+        dataset = read_dataset(args.dataset, data_dir)
+
+    with contextlib.ExitStack() as stack:
+        if args.silh_from == args.joints_from == "precomputed":
+            inputs = DatasetInputs(dataset)
+        else:
+            detector = stack.enter_context(make_detector(args.silh_from, args.joints_from))
+            sources = f"{args.silh_from} silhouettes, {args.joints_from} joints"
+            inputs = DetectorInputs(dataset, detector, sources)
+        settings = {
+            "checkpoint": str(checkpoint),
+            "body_model": kind,
+            "gender": predictor.bundle.gender,
+            "ground_truth_body_model": dataset.body_model,
+            "inputs": inputs.description,
+            "joint_threshold": args.joint_threshold,
+            "device": str(device),
+            "batch_size": args.batch_size,
+            "limit": args.limit,
+        }
+        report = evaluate(
+            dataset,
+            PredictorSource(predictor),
+            inputs,
+            GroundTruthBodies(dataset.body_model, args.additional_dir, device),
+            batch_size=args.batch_size,
+            limit=args.limit,
+            settings=settings,
+        )
+    print(format_table(report))
+    out = (
+        args.out or (args.checkpoint.parent if args.checkpoint else Path.cwd()) / f"eval_{args.dataset}.json"
+    )
+    print(f"report: {write_report_json(report, out)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except (DetectorConfigError, DeviceUnavailableError) as error:  # usage errors, as run_predict.py
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except (DatasetError, CheckpointError, BodyModelAssetError, DetectorUnavailableError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

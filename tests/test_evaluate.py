@@ -1,0 +1,524 @@
+"""Evaluation: metric glue by hand, dataset readers, the loop with perfect predictions, the CLI end to end.
+
+Tiny SSP-3D-format and 3DPW-format datasets are written here with the fake SMPL assets of
+tests/smpl_fixture.py; the synthetic benchmark is generated with the shipped open body model. Perfect
+predictions come from `GroundTruthSource`, which hands the loop the ground truth itself through the
+`PredictionSource` protocol the real predictor uses.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import run_evaluate
+from data.eval_datasets import DatasetError, ProxyInput, pw3d_keys, read_3dpw, read_ssp3d
+from data.procedural_poses import ProceduralPoseSource
+from data.synthetic_benchmark import (
+    SyntheticBenchmarkConfig,
+    ensure_synthetic_benchmark,
+    generate_synthetic_benchmark,
+)
+from models.bundle import load_bundle
+from models.checkpoint import save_regressor_checkpoint
+from models.regressor import SingleInputRegressor
+from predict.detectors import make_detector
+from predict.evaluate import (
+    METRIC_KEYS,
+    BodyPrediction,
+    DatasetInputs,
+    DetectorInputs,
+    EvalBatch,
+    GroundTruthBodies,
+    PredictorSource,
+    TargetBodies,
+    body_metrics,
+    evaluate,
+    format_table,
+    write_report_json,
+)
+from predict.predictor import Predictor
+from renderers import silhouette
+from tests.smpl_fixture import write_open_format_assets, write_smpl_format_assets
+from utils.cameras import perspective_project
+from utils.metrics import lsp14_pelvis, root_align
+from utils.rotations import axis_angle_to_rotmat
+
+SIZE = 512
+FOCAL = 5000.0
+MM_METRICS = ("pve", "pve_sc", "pve_pa", "pve_t_sc", "mpjpe", "mpjpe_sc", "mpjpe_pa")
+
+
+class GroundTruthSource:
+    """Perfect predictions: each sample's ground-truth body and camera (3DPW has no camera: a fixed one)."""
+
+    description = "ground truth"
+
+    def __init__(self, bodies: GroundTruthBodies):
+        self.bodies = bodies
+        self.body_model = bodies.kind
+        self.faces = bodies.bundle("n").faces
+
+    def predict(self, batch: EvalBatch) -> BodyPrediction:
+        target = self.bodies.posed(batch.poses, batch.betas, batch.genders)
+        b = len(batch.indices)
+        fixed = torch.tensor([[0.0, -0.1, 24.0]]).expand(b, 3)
+        cam_t = batch.cam_trans if batch.cam_trans is not None else fixed
+        return BodyPrediction(
+            vertices=target.vertices,
+            lsp14=target.lsp14,
+            betas=batch.betas,
+            cam_t=cam_t,
+            focal_length=torch.full((b,), FOCAL),
+            principal_point=torch.full((b, 2), SIZE / 2),
+        )
+
+
+def random_points(batch: int, n: int, seed: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(batch, n, 3, generator=generator, dtype=torch.float64) * 0.3
+
+
+# ------------------------------------------------------------------------------------- metrics by hand
+
+
+def test_pelvis_alignment_by_hand():
+    joints = torch.zeros(1, 14, 3, dtype=torch.float64)
+    joints[0, 2] = torch.tensor([-0.1, 0.0, 0.0])  # right hip
+    joints[0, 3] = torch.tensor([0.1, 0.2, 0.4])  # left hip
+    assert torch.allclose(lsp14_pelvis(joints), torch.tensor([[0.0, 0.1, 0.2]], dtype=torch.float64))
+    moved = root_align(joints, lsp14_pelvis(joints), torch.tensor([[1.0, 2.0, 3.0]], dtype=torch.float64))
+    assert torch.allclose(lsp14_pelvis(moved), torch.tensor([[1.0, 2.0, 3.0]], dtype=torch.float64))
+    assert torch.allclose(moved - joints, torch.tensor([1.0, 1.9, 2.8], dtype=torch.float64).expand(1, 14, 3))
+
+
+def test_body_metrics_on_known_transforms():
+    joints, vertices = random_points(3, 14, seed=0), random_points(3, 50, seed=1)
+    target = TargetBodies(vertices, joints, random_points(3, 50, seed=2))
+    # A translation is removed by every metric.
+    shift = torch.tensor([0.3, -2.0, 40.0], dtype=torch.float64)
+    errors = body_metrics(joints + shift, target, vertices + shift, target.tpose_vertices * 2.0 + shift)
+    assert set(errors) == set(MM_METRICS)
+    for key, value in errors.items():
+        assert torch.allclose(value, torch.zeros(3, dtype=torch.float64), atol=1e-9), key
+
+    # Scaling by 2 about the pelvis: the pelvis-aligned error is each point's distance from the pelvis;
+    # scale correction and Procrustes undo it exactly.
+    pelvis = lsp14_pelvis(joints)[:, None]
+    errors = body_metrics(2.0 * (joints - pelvis) + pelvis, target, 2.0 * (vertices - pelvis) + pelvis)
+    assert torch.allclose(errors["mpjpe"], (joints - pelvis).norm(dim=-1).mean(-1))
+    assert torch.allclose(errors["pve"], (vertices - pelvis).norm(dim=-1).mean(-1))
+    for key in ("mpjpe_sc", "mpjpe_pa", "pve_sc", "pve_pa"):
+        assert errors[key].abs().max() < 1e-9, key
+    assert "pve_t_sc" not in errors  # no predicted T-pose, no shape metric
+
+    # A rotation about the pelvis survives scale correction but not Procrustes.
+    rot = axis_angle_to_rotmat(torch.tensor([0.0, 0.5, 0.0], dtype=torch.float64))
+    errors = body_metrics((joints - pelvis) @ rot.T + pelvis, target)
+    assert errors["mpjpe"].min() > 0.01 and errors["mpjpe_sc"].min() > 0.01
+    assert errors["mpjpe_pa"].max() < 1e-9
+
+
+# ------------------------------------------------------------------------------------ tiny datasets
+
+
+@pytest.fixture(scope="module")
+def smpl_dir(tmp_path_factory) -> Path:
+    return write_smpl_format_assets(tmp_path_factory.mktemp("smpl_additional"))
+
+
+@pytest.fixture(scope="module")
+def ground_truth(smpl_dir) -> GroundTruthBodies:
+    return GroundTruthBodies("smpl", smpl_dir)
+
+
+def sample_labels(n: int, seed: int) -> dict[str, np.ndarray]:
+    generator = torch.Generator().manual_seed(seed)
+    poses = ProceduralPoseSource().sample(n, generator)
+    betas = torch.randn(n, 10, generator=generator)
+    # The fake body's pelvis is its origin: this camera keeps the whole body in the 512 image.
+    cam_trans = torch.tensor([0.0, -0.1, 24.0]) + 0.05 * torch.randn(n, 3, generator=generator)
+    genders = np.array(["m", "f"] * (n // 2) + ["m"] * (n % 2))
+    return {
+        "poses": poses.numpy(),
+        "shapes": betas.numpy(),
+        "cam_trans": cam_trans.numpy(),
+        "genders": genders,
+    }
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), image)
+
+
+@pytest.fixture(scope="module")
+def ssp3d_dir(tmp_path_factory, ground_truth) -> Path:
+    """Five SSP-3D-format samples whose silhouettes and joints are renders of their ground truth."""
+    root = tmp_path_factory.mktemp("ssp3d")
+    labels = sample_labels(5, seed=3)
+    poses, betas = torch.from_numpy(labels["poses"]), torch.from_numpy(labels["shapes"])
+    cam_trans = torch.from_numpy(labels["cam_trans"])
+    fnames = [f"image_{i:02d}.png" for i in range(5)]
+    joints2d = np.zeros((5, 17, 3), dtype=np.float32)
+    for i, gender in enumerate(labels["genders"]):
+        body = ground_truth.bundle(gender).forward_axis_angle(poses[i : i + 1], betas[i : i + 1])
+        mask = silhouette(
+            body.vertices + cam_trans[i], ground_truth.bundle(gender).faces, FOCAL, None, (SIZE, SIZE)
+        )[0].numpy()
+        uv = perspective_project(body.coco17, FOCAL, (SIZE / 2, SIZE / 2), cam_trans[i : i + 1])[0]
+        joints2d[i] = np.concatenate((uv.numpy(), np.ones((17, 1))), axis=1)
+        write_png(root / "silhouettes" / fnames[i], mask.astype(np.uint8) * 255)
+        write_png(root / "images" / fnames[i], np.repeat(mask[..., None], 3, axis=2).astype(np.uint8) * 200)
+    np.savez(
+        root / "labels.npz",
+        fnames=np.array(fnames),
+        joints2D=joints2d,
+        bbox_centres=np.full((5, 2), SIZE / 2),
+        bbox_whs=np.full(5, 400.0),
+        **labels,
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def pw3d_dir(tmp_path_factory) -> Path:
+    """Four 3DPW-format samples (the first frame lists two people) with precomputed masks and joints."""
+    root = tmp_path_factory.mktemp("3dpw")
+    labels = sample_labels(4, seed=4)
+    imgnames = [
+        "imageFiles/courtyard_a_00/image_00000.jpg",
+        "imageFiles/courtyard_a_00/image_00000.jpg",
+        "imageFiles/courtyard_a_00/image_00001.jpg",
+        "imageFiles/office_b_01/image_00000.jpg",
+    ]
+    np.savez(
+        root / "3dpw_test.npz",
+        imgname=np.array(imgnames, dtype=object),  # object strings need pickle, which the reader handles
+        center=np.array([[200.0, 240.0], [440.0, 240.0], [320.0, 240.0], [320.0, 250.0]]),
+        scale=np.array([1.5, 1.5, 2.0, 2.0]),
+        pose=labels["poses"],
+        shape=labels["shapes"],
+        gender=labels["genders"].astype(bytes),
+    )
+    for key in pw3d_keys(tuple(imgnames)):
+        mask = np.zeros((480, 640), dtype=np.uint8)
+        mask[100:400, 250:390] = 255
+        write_png(root / "masks" / f"{key}.png", mask)
+        keypoints = np.column_stack((np.linspace(260, 380, 17), np.linspace(110, 390, 17), np.ones(17)))
+        (root / "keypoints").mkdir(exist_ok=True)
+        np.save(root / "keypoints" / f"{key}.npy", keypoints.astype(np.float32))
+    return root
+
+
+# ------------------------------------------------------------------------------------------- readers
+
+
+def test_ssp3d_reader(ssp3d_dir):
+    dataset = read_ssp3d(ssp3d_dir)
+    assert len(dataset) == 5 and dataset.body_model == "smpl" and dataset.focal_length == FOCAL
+    assert dataset.genders.tolist() == ["m", "f", "m", "f", "m"]
+    item = dataset.proxy_input(2)
+    assert item.silhouette.shape == (SIZE, SIZE) and item.silhouette.dtype == bool and item.silhouette.any()
+    assert item.keypoints.shape == (17, 3)
+    # The rendered joints fall on the rendered silhouette (a check of the fixture's camera convention).
+    u, v = item.keypoints[5:, 0].astype(int), item.keypoints[5:, 1].astype(int)
+    assert item.silhouette[v, u].mean() > 0.8
+    assert np.array_equal(dataset.gt_silhouette(2), item.silhouette)
+
+
+def test_3dpw_reader_and_file_keys(pw3d_dir):
+    dataset = read_3dpw(pw3d_dir)
+    assert dataset.sample_ids == (
+        "imageFiles__courtyard_a_00__image_00000__person0",
+        "imageFiles__courtyard_a_00__image_00000__person1",
+        "imageFiles__courtyard_a_00__image_00001",
+        "imageFiles__office_b_01__image_00000",
+    )
+    assert dataset.gt_silhouettes is None and dataset.cam_trans is None
+    np.testing.assert_allclose(dataset.person_boxes[0], [50.0, 90.0, 350.0, 390.0])  # side 200 * 1.5
+    assert dataset.image_paths[3] == pw3d_dir / "imageFiles/office_b_01/image_00000.jpg"
+    assert dataset.proxy_input(3).silhouette.shape == (480, 640)
+
+
+def test_missing_or_malformed_files_say_what_is_expected_where(tmp_path, ssp3d_dir):
+    with pytest.raises(DatasetError, match="labels not found at .*labels.npz: .*images/ and silhouettes/"):
+        read_ssp3d(tmp_path)
+    with pytest.raises(DatasetError, match="3dpw_test.npz"):
+        read_3dpw(tmp_path)
+    content = dict(np.load(ssp3d_dir / "labels.npz"))
+    np.savez(tmp_path / "labels.npz", **content)
+    with pytest.raises(DatasetError, match="folder .*images not found"):
+        read_ssp3d(tmp_path)
+    (tmp_path / "images").mkdir()
+    (tmp_path / "silhouettes").mkdir()
+    np.savez(tmp_path / "labels.npz", fnames=np.array(["a.png"]), poses=np.zeros((1, 72)))
+    with pytest.raises(DatasetError, match="lacks the keys shapes, genders"):
+        read_ssp3d(tmp_path)
+    np.savez(tmp_path / "labels.npz", **{**content, "poses": np.zeros((5, 69))})
+    with pytest.raises(DatasetError, match=r"poses has shape \(5, 69\), expected \(5, 72\)"):
+        read_ssp3d(tmp_path)
+    np.savez(tmp_path / "labels.npz", **{**content, "genders": np.array(["m", "x", "f", "f", "m"])})
+    with pytest.raises(DatasetError, match=r"genders has unknown values \['x'\]"):
+        read_ssp3d(tmp_path)
+
+    # Usage errors exit 2 (file errors exit 1: next test).
+    with pytest.raises(SystemExit) as exit_info:
+        run_evaluate.parse_args(["--dataset", "3dpw"])
+    assert exit_info.value.code == 2
+
+
+def test_missing_dataset_message_from_the_script(tmp_path, capsys):
+    assert run_evaluate.main(["--dataset", "3dpw", "--data_dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: 3DPW labels not found at {tmp_path / '3dpw_test.npz'}: pass --data_dir")
+    assert "\n" not in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------------------ perfect predictions
+
+
+def assert_perfect(report, with_iou: bool) -> None:
+    assert report.num_failed == 0
+    for key in MM_METRICS:
+        assert report.aggregates[key] == pytest.approx(0.0, abs=1e-2), key  # mm
+        for sample in report.samples:
+            assert sample.metrics[key] == pytest.approx(0.0, abs=1e-2), key
+    if with_iou:
+        # The ground-truth silhouettes are renders of the same meshes by the same rasterizer: exactly 1.
+        assert report.aggregates["miou"] == 1.0 and report.aggregates["iou_pooled"] == 1.0
+    else:
+        assert "miou" not in report.aggregates and "iou_pooled" not in report.aggregates
+
+
+def test_perfect_predictions_on_ssp3d_give_zero_error(ssp3d_dir, ground_truth):
+    dataset = read_ssp3d(ssp3d_dir)
+    report = evaluate(
+        dataset,
+        GroundTruthSource(ground_truth),
+        DatasetInputs(dataset),
+        ground_truth,
+        batch_size=2,
+        progress=False,
+    )
+    assert len(report.samples) == 5 and [s.sample_id for s in report.samples] == list(dataset.sample_ids)
+    assert_perfect(report, with_iou=True)
+    table = format_table(report)
+    assert "PVE-T-SC *" in table and "mIOU *" in table and "mean of per-image IoUs" in table
+    assert "IoU (pooled)" in table and "5 samples evaluated, 0 failed" in table
+
+
+def test_imperfect_shape_and_failed_sample(ssp3d_dir, ground_truth, tmp_path):
+    """Betas off by a known amount give a positive PVE-T-SC; a sample without its silhouette file fails
+    alone, with its reason, and stays out of the means."""
+
+    class OffShape(GroundTruthSource):
+        def predict(self, batch):
+            prediction = super().predict(batch)
+            prediction.betas = batch.betas + torch.tensor([2.0] + [0.0] * 9)
+            return prediction
+
+    dataset = read_ssp3d(ssp3d_dir)
+    masks = list(dataset.input_masks)
+    masks[1] = tmp_path / "missing.png"
+    broken = type(dataset)(**{**dataset.__dict__, "input_masks": tuple(masks)})
+    report = evaluate(broken, OffShape(ground_truth), DatasetInputs(broken), ground_truth, progress=False)
+    assert report.num_failed == 1 and report.samples[1].status == "failed"
+    assert "missing.png" in report.samples[1].reason
+    ok = [s for s in report.samples if s.status == "ok"]
+    assert len(ok) == 4
+    # PVE-T-SC only sees the shape: it is the same sample by sample as a direct computation.
+    rows = [0, 2, 3, 4]
+    genders = [str(dataset.genders[i]) for i in rows]
+    betas = torch.from_numpy(dataset.betas[rows])
+    truth = ground_truth.tpose(betas, genders)
+    off = ground_truth.tpose(betas + torch.tensor([2.0] + [0.0] * 9), genders)
+    expected = body_metrics(
+        torch.zeros(4, 14, 3), TargetBodies(truth, torch.zeros(4, 14, 3), truth), None, off
+    )
+    np.testing.assert_allclose([s.metrics["pve_t_sc"] for s in ok], expected["pve_t_sc"] * 1000, rtol=1e-5)
+    assert min(s.metrics["pve_t_sc"] for s in ok) > 1.0  # mm
+    assert report.aggregates["pve_t_sc"] == pytest.approx(np.mean([s.metrics["pve_t_sc"] for s in ok]))
+    assert report.aggregates["mpjpe_pa"] == pytest.approx(0.0, abs=1e-2)  # the pose is still perfect
+    document = json.loads(write_report_json(report, tmp_path / "r.json").read_text())
+    assert document["num_failed"] == 1 and document["samples"][1]["reason"] == report.samples[1].reason
+
+
+def test_per_image_and_pooled_iou_through_the_loop(ssp3d_dir, ground_truth, tmp_path):
+    """Crafted ground-truth silhouettes: sample 0 loses the lower half of its body, sample 1 is replaced
+    by a 3 x 3 square elsewhere; the others stay exact. Per-image, mean and pooled IoUs follow by hand."""
+    dataset = read_ssp3d(ssp3d_dir)
+    full = [dataset.gt_silhouette(i) for i in range(5)]
+    upper = full[0].copy()
+    rows = np.flatnonzero(upper.any(axis=1))
+    upper[(rows[0] + rows[-1]) // 2 :] = False
+    square = np.zeros((SIZE, SIZE), dtype=bool)
+    square[:3, :3] = True
+    assert not (square & full[1]).any()
+    targets = list(dataset.gt_silhouettes)
+    for i, mask in ((0, upper), (1, square)):
+        targets[i] = tmp_path / f"target_{i}.png"
+        write_png(targets[i], mask.astype(np.uint8) * 255)
+    crafted = type(dataset)(**{**dataset.__dict__, "gt_silhouettes": tuple(targets)})
+    report = evaluate(
+        crafted,
+        GroundTruthSource(ground_truth),
+        DatasetInputs(crafted),
+        ground_truth,
+        batch_size=3,
+        progress=False,
+    )
+    per_image = [upper.sum() / full[0].sum(), 0.0, 1.0, 1.0, 1.0]
+    np.testing.assert_allclose([s.metrics["miou"] for s in report.samples], per_image)
+    assert report.aggregates["miou"] == pytest.approx(np.mean(per_image))
+    union = full[0].sum() + full[1].sum() + 9 + sum(m.sum() for m in full[2:])
+    pooled = (upper.sum() + sum(m.sum() for m in full[2:])) / union
+    assert report.aggregates["iou_pooled"] == pytest.approx(pooled)
+    assert abs(pooled - np.mean(per_image)) > 0.02  # the two IoUs weight the images differently
+
+
+def test_perfect_predictions_on_3dpw_give_zero_error(pw3d_dir, ground_truth):
+    dataset = read_3dpw(pw3d_dir)
+    report = evaluate(
+        dataset, GroundTruthSource(ground_truth), DatasetInputs(dataset), ground_truth, progress=False
+    )
+    assert_perfect(report, with_iou=False)
+    assert any("no ground-truth silhouettes" in note for note in report.notes)
+    assert "MPJPE *" in format_table(report) and "PA-MPJPE *" in format_table(report)
+
+
+def test_detector_inputs_match_the_dataset_files(ssp3d_dir, pw3d_dir, tmp_path):
+    """The detector path (image read, detection, person choice) with the precomputed backend as detector."""
+    dataset = read_ssp3d(ssp3d_dir)
+    keypoints_dir = tmp_path / "keypoints"
+    keypoints_dir.mkdir()
+    for i, fname in enumerate(dataset.sample_ids):
+        np.save(keypoints_dir / f"{Path(fname).stem}.npy", dataset.input_keypoints[i])
+    detector = make_detector(
+        "precomputed", "precomputed", mask_dir=ssp3d_dir / "silhouettes", keypoints_dir=keypoints_dir
+    )
+    detected = DetectorInputs(dataset, detector, "precomputed files")(3)
+    expected = DatasetInputs(dataset)(3)
+    assert np.array_equal(detected.silhouette, expected.silhouette)
+    np.testing.assert_allclose(detected.keypoints, expected.keypoints)
+
+    # 3DPW: the detector sees the labelled person's box resampled to 512 x 512.
+    pw3d = read_3dpw(pw3d_dir)
+    frame = np.zeros((480, 640, 3), dtype=np.uint8)
+    write_png(pw3d.image_paths[2], frame)
+    crop_dir = tmp_path / "crop_masks"
+    write_png(crop_dir / "image_00001.png", np.full((512, 512), 255, dtype=np.uint8))
+    np.save(crop_dir / "image_00001.npy", np.full((17, 3), 100.0, dtype=np.float32))
+    item = DetectorInputs(pw3d, make_detector("precomputed", "precomputed", mask_dir=crop_dir), "crop")(2)
+    assert isinstance(item, ProxyInput) and item.silhouette.shape == (512, 512)
+
+
+# ------------------------------------------------------------------------------------ synthetic data
+
+
+def test_synthetic_benchmark_is_seeded_and_read_as_ssp3d(tmp_path):
+    config = SyntheticBenchmarkConfig(num_samples=4)
+    first = generate_synthetic_benchmark(tmp_path / "a", config, progress=False)
+    again = generate_synthetic_benchmark(
+        tmp_path / "b", SyntheticBenchmarkConfig(num_samples=3), progress=False
+    )
+    labels, labels_again = np.load(first / "labels.npz"), np.load(again / "labels.npz")
+    for key in ("poses", "shapes", "cam_trans"):
+        np.testing.assert_array_equal(labels[key][:3], labels_again[key])  # sample i depends on seed + i only
+    np.testing.assert_allclose(labels["joints2D"][:3], labels_again["joints2D"], atol=1e-3)
+    assert labels["genders"].tolist() == ["n"] * 4 and str(labels["body_model"]) == "open"
+    image = cv2.imread(str(first / "images" / "synthetic_00000.png"))
+    assert image.shape == (SIZE, SIZE, 3)
+
+    dataset = read_ssp3d(first, name="synthetic")
+    assert dataset.body_model == "open" and len(dataset) == 4
+    # Projected joints are inside the body's silhouette, and the shaded image shows the body there.
+    item = dataset.proxy_input(0)
+    u, v = item.keypoints[5:, 0].astype(int), item.keypoints[5:, 1].astype(int)
+    assert item.silhouette[v, u].mean() > 0.8
+    assert (image[item.silhouette] != 128).any(axis=-1).mean() > 0.95
+    assert (image[~item.silhouette] == 128).all()
+
+    bodies = GroundTruthBodies("open")
+    report = evaluate(dataset, GroundTruthSource(bodies), DatasetInputs(dataset), bodies, progress=False)
+    assert_perfect(report, with_iou=True)
+
+    assert ensure_synthetic_benchmark(first, config, progress=False) == first  # present: not regenerated
+    with pytest.raises(DatasetError, match="made with other settings"):
+        ensure_synthetic_benchmark(first, SyntheticBenchmarkConfig(num_samples=5), progress=False)
+
+
+# ------------------------------------------------------------------------ the real predictor, end to end
+
+
+def random_checkpoint(path: Path, additional_dir: Path | str, kind: str) -> Path:
+    torch.manual_seed(0)
+    bundle = load_bundle(kind, additional_dir=additional_dir)
+    regressor = SingleInputRegressor(bundle.mean_params)
+    return save_regressor_checkpoint(path, regressor, body_model={"kind": kind, "gender": "neutral"})
+
+
+def check_report(path: Path, dataset: str, num_samples: int, metrics: set[str]) -> dict:
+    document = json.loads(path.read_text())
+    assert document["dataset"] == dataset and document["num_samples"] == num_samples
+    assert document["num_evaluated"] == num_samples and document["num_failed"] == 0
+    assert set(document["metrics"]) == metrics
+    for entry in document["metrics"].values():
+        assert set(entry) == {"label", "value", "unit", "description", "headline"}
+        assert math.isfinite(entry["value"]) and entry["value"] >= 0
+    for sample in document["samples"]:
+        assert sample["status"] == "ok" and set(sample["metrics"]) == metrics - {"iou_pooled"}
+    assert {"checkpoint", "body_model", "inputs", "device"} <= set(document["settings"])
+    return document
+
+
+@pytest.mark.parametrize("dataset", ["ssp3d", "3dpw"])
+def test_script_end_to_end_with_a_random_checkpoint(dataset, ssp3d_dir, pw3d_dir, smpl_dir, tmp_path, capsys):
+    checkpoint = random_checkpoint(tmp_path / "ck" / "random.pt", smpl_dir, "smpl")
+    data_dir = ssp3d_dir if dataset == "ssp3d" else pw3d_dir
+    code = run_evaluate.main(
+        ["--dataset", dataset, "--data_dir", str(data_dir), "--checkpoint", str(checkpoint)]
+        + ["--additional_dir", str(smpl_dir), "--device", "cpu", "--batch_size", "3", "--limit", "4"]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "4 samples evaluated, 0 failed" in out and "PA-MPJPE" in out
+    with_iou = {"miou", "iou_pooled"} if dataset == "ssp3d" else set()
+    check_report(
+        tmp_path / "ck" / f"eval_{dataset}.json",
+        dataset,
+        4,
+        set(METRIC_KEYS) - {"miou", "iou_pooled"} | with_iou,
+    )
+
+
+def test_script_generates_the_synthetic_benchmark_on_first_use(tmp_path, capsys):
+    checkpoint = random_checkpoint(tmp_path / "random.pt", "additional", "open")
+    data_dir, out = tmp_path / "synthetic", tmp_path / "report.json"
+    args = ["--dataset", "synthetic", "--data_dir", str(data_dir), "--checkpoint", str(checkpoint)]
+    args += ["--num_samples", "3", "--device", "cpu", "--out", str(out)]
+    assert run_evaluate.main(args) == 0
+    assert (data_dir / "labels.npz").is_file() and len(list((data_dir / "silhouettes").iterdir())) == 3
+    document = check_report(out, "synthetic", 3, set(METRIC_KEYS))
+    assert 0.0 <= document["metrics"]["miou"]["value"] <= 1.0
+    assert document["settings"]["ground_truth_body_model"] == "open"
+    assert f"report: {out}" in capsys.readouterr().out
+
+
+def test_other_body_model_than_the_ground_truth(ssp3d_dir, ground_truth, smpl_dir, tmp_path):
+    """Open-model predictions on SMPL ground truth: joint metrics and IoU only, and a note saying why."""
+    write_open_format_assets(smpl_dir)
+    checkpoint = random_checkpoint(tmp_path / "open.pt", smpl_dir, "open")
+    predictor = Predictor.from_checkpoint(checkpoint, additional_dir=smpl_dir, device="cpu", fit_scores=False)
+    dataset = read_ssp3d(ssp3d_dir)
+    report = evaluate(
+        dataset, PredictorSource(predictor), DatasetInputs(dataset), ground_truth, progress=False
+    )
+    assert set(report.aggregates) == {"mpjpe", "mpjpe_sc", "mpjpe_pa", "miou", "iou_pooled"}
+    assert any("open body model and the ground truth the smpl one" in note for note in report.notes)
