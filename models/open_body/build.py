@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from models.open_body import anny_source, fitting, mesh, parts, report, skeleton, tpose
+from utils.joint_names import SMPL_PARENTS
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "additional" / "open_body"
 GENDERS = ("neutral", "male", "female")
@@ -122,7 +123,7 @@ def fit_joint_regressor(bodies: Bodies, weights: np.ndarray) -> np.ndarray:
     parent or one of its children skins."""
     mean_vertices = bodies.vertices.mean(axis=0)
     mean_joints = bodies.joints.mean(axis=0)
-    parents = np.array(skeleton.SMPL_PARENTS)
+    parents = np.array(SMPL_PARENTS)
     rows = []
     for j in range(skeleton.NUM_JOINTS):
         related = [j, *np.flatnonzero(parents == j)] + ([parents[j]] if parents[j] >= 0 else [])
@@ -200,7 +201,7 @@ def smpl_format_arrays(open_body: OpenBodyModel, gender: str) -> dict[str, np.nd
         "posedirs": np.zeros((num_vertices, 3, NUM_POSE_BASIS), dtype=np.float32),
         "J_regressor": _rows_summing_to_one(open_body.j_regressor),
         "weights": _rows_summing_to_one(open_body.weights),
-        "kintree_table": np.array([skeleton.SMPL_PARENTS, range(skeleton.NUM_JOINTS)], dtype=np.int64),
+        "kintree_table": np.array([SMPL_PARENTS, range(skeleton.NUM_JOINTS)], dtype=np.int64),
         "f": open_body.faces.astype(np.int32),
     }
 

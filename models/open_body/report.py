@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from models.open_body import preview, skeleton
-from models.open_body.anny_source import ADULT_AGE_YEARS, COCO17_NAMES, GENDER_RANGES
+from models.open_body.anny_source import ADULT_AGE_YEARS, GENDER_RANGES
 from models.open_body.parts import PART_NAMES
+from utils.joint_names import COCO17_NAMES, SMPL_JOINT_NAMES
 
 TEMPLATE = Path(__file__).with_name("README.template.md")
 
@@ -70,7 +71,7 @@ def joint_table(j_regressor: np.ndarray, vertices: np.ndarray, joints: np.ndarra
     """Per SMPL joint: where it comes from, its regressor's vertex count and error over the fitted bodies."""
     errors = np.linalg.norm(np.einsum("jv,nvc->njc", j_regressor, vertices) - joints, axis=-1) * 1000
     rows = []
-    for j, name in enumerate(skeleton.SMPL_JOINT_NAMES):
+    for j, name in enumerate(SMPL_JOINT_NAMES):
         rows.append(
             [
                 f"{j} {name}",
