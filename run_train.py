@@ -4,6 +4,7 @@
     python run_train.py --config configs/train_example.yaml  # a short CPU run
     python run_train.py train.epochs=10 --set train.lr=3e-4  # key=value overrides of any config key
     python run_train.py --resume auto                        # continue runs/<EXPERIMENT_NAME>/ exactly
+    python run_train.py --init_from checkpoints/open_body/straps_open_body.pt   # start from these weights
     torchrun --nproc_per_node 4 run_train.py                 # DDP, one process per GPU (gloo on the CPU)
 
 Precedence, lowest first: the options block below, the --config YAML file, key=value overrides (positional
@@ -48,7 +49,7 @@ INIT_LOSS_WEIGHTS = {"verts": 1.0, "joints3D": 1.0, "joints2D": 0.1, "pose_param
 SAVE_VAL_METRICS = ["pves_pa", "mpjpes_pa"]  # best weights: every one of these <= its best so far
 CHECKPOINT_EVERY_EPOCHS = 10
 DEVICE = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1"
-BF16 = False  # GPU: bf16 autocast of the regressor
+BF16 = None  # bf16 autocast + channels_last: None where the hardware has bf16 units, False: float32
 COMPILE = False  # GPU: torch.compile of the regressor
 SEED = 0
 
@@ -135,6 +136,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="a training_state.tar to continue exactly, or 'auto' for the output folder's own",
     )
     parser.add_argument(
+        "--init_from",
+        metavar="CHECKPOINT",
+        help="start from this checkpoint's regressor weights with a fresh optimiser (train.init_from)",
+    )
+    parser.add_argument(
         "--output_dir", help="where outputs go (default: train.output_dir = runs/<EXPERIMENT_NAME>)"
     )
     parser.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: train.device)")
@@ -145,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     late = [f"train.output_dir={json.dumps(args.output_dir)}"] if args.output_dir else []
     late += [f"train.device={json.dumps(args.device)}"] if args.device else []
+    late += [f"train.init_from={json.dumps(args.init_from)}"] if args.init_from else []
     try:
         try:
             config = build_config(args.config, [*args.overrides, *args.set_overrides, *late])

@@ -154,8 +154,18 @@ class TrainConfig:
     # Global batch: with DDP each of the N processes generates and trains on batch_size / N samples.
     batch_size: int = 140
     lr: float = 1e-4
+    # Learning-rate schedule over the run's steps: "constant" (the original's) or "cosine" (decay from lr to
+    # lr * final_lr_fraction at the last step); either starts with a linear warm-up over warmup_steps.
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    warmup_steps: int = 0
+    final_lr_fraction: float = 0.05
+    # Start from a checkpoint's regressor weights (its best slot) with a fresh optimiser and loss weights,
+    # e.g. to continue training a shipped model under another recipe (run_train.py --init_from).
+    init_from: str | None = None
     # Stop after this many optimiser steps in all (None: run every epoch); the state is saved for --resume.
     max_steps: int | None = None
+    # Stop once this many minutes of training have passed (None: no limit); the state is saved for --resume.
+    max_minutes: float | None = None
     # The original sets no seed; we seed everything we sample so that runs repeat.
     seed: int = 0
     metrics_to_track: tuple[str, ...] = (
@@ -178,9 +188,10 @@ class TrainConfig:
     state_every_steps: int = 1000
     output_dir: str = "runs/exp001"
     device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
-    # GPU options: bf16 autocast of the regressor; torch.compile of the regressor (on the CPU: tried, and
-    # dropped with a warning if the toolchain fails).
-    bf16: bool = False
+    # bf16 autocast (with channels_last) of the regressor: None decides from the hardware (on where bf16 is
+    # native: Ampere+ GPUs, CPUs with AMX-BF16 / AVX512-BF16; utils/precision.py), false forces float32.
+    bf16: bool | None = None
+    # torch.compile of the regressor (on the CPU: tried, and dropped with a warning if the toolchain fails).
     compile: bool = False
     # Deterministic algorithms (repeatable runs, slower on GPUs).
     deterministic: bool = False

@@ -383,6 +383,8 @@ class ProceduralPoseSource:
             raise ValueError("Archetype weights must be non-negative with a positive sum.")
         self.weights = weights / weights.sum()
         self._tables = _ArchetypeTables.build(self.archetype_names)
+        # The tables and weights per device, copied once: sampling runs every training step.
+        self._on_device: dict[torch.device, tuple[_ArchetypeTables, torch.Tensor]] = {}
 
     def sample(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         """Poses (B, 72) float32 axis-angle on the generator's device."""
@@ -391,10 +393,10 @@ class ProceduralPoseSource:
     def sample_detailed(self, batch_size: int, generator: torch.Generator) -> ProceduralPoses:
         """Poses with the archetype, mirroring and orientation draws behind them."""
         cfg, device = self.config, generator.device
-        t = self._tables.to(device)
-        archetype = torch.multinomial(
-            self.weights.to(device), batch_size, replacement=True, generator=generator
-        )
+        if device not in self._on_device:
+            self._on_device[device] = (self._tables.to(device), self.weights.to(device))
+        t, weights = self._on_device[device]
+        archetype = torch.multinomial(weights, batch_size, replacement=True, generator=generator)
 
         # Random variation inside the archetype, partly shared between the two sides.
         c = cfg.lr_correlation

@@ -3,7 +3,7 @@
 One file format serves every body model: the keys that `smplx.SMPL` reads (`v_template`, `shapedirs`,
 `posedirs`, `J_regressor`, `weights`, `kintree_table`, `f`), stored either in a chumpy-free SMPL `.pkl` or in
 an `.npz` (our open body model). The arrays are handed to `smplx.SMPL` as its `data_struct`, so smplx owns
-the buffers, and the forward pass calls `smplx.lbs.lbs` on them directly: the original subclassed
+the buffers, and the forward pass runs smplx's skinning steps on them directly: the original subclassed
 `smplx.SMPL` with batch buffers fixed at construction (spec section 3, pitfall 14.3), while here every call
 passes pose and shape explicitly, so one layer serves batch 1 at inference and batch 140 in training.
 
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import smplx
 import torch
-from smplx.lbs import blend_shapes, lbs, vertices2joints
+from smplx.lbs import batch_rigid_transform, blend_shapes, vertices2joints
 from smplx.vertex_ids import vertex_ids as SMPLX_VERTEX_IDS
 from smplx.vertex_joint_selector import VertexJointSelector
 from torch import nn
@@ -222,8 +222,9 @@ def _shape_problem(a: SMPLFormatArrays) -> str | None:
 class SMPLFormatBodyModel(nn.Module):
     """SMPL-format linear blend skinning for any batch size.
 
-    The model arrays live in a wrapped `smplx.SMPL` (built with no parameters of its own); `forward` runs
-    `smplx.lbs.lbs` on its buffers with rotation matrices.
+    The model arrays live in a wrapped `smplx.SMPL` (built with no parameters of its own); `forward` is
+    `smplx.lbs.lbs` on its buffers with rotation matrices, written out so that the pose correctives are
+    skipped when a model has none (the open body: a (B, 207) x (207, 3V) product saved per call).
     """
 
     def __init__(self, arrays: SMPLFormatArrays):
@@ -240,6 +241,7 @@ class SMPLFormatBodyModel(nn.Module):
                 create_body_pose=False,
                 create_transl=False,
             )
+        self.has_pose_correctives = bool(np.any(arrays.posedirs))
 
     @classmethod
     def from_file(cls, path: str | Path) -> SMPLFormatBodyModel:
@@ -270,17 +272,18 @@ class SMPLFormatBodyModel(nn.Module):
         """
         _check_pose_and_betas(pose_rotmats, betas)
         s = self.smpl
-        vertices, joints = lbs(
-            betas.to(s.v_template.dtype),
-            pose_rotmats.to(s.v_template.dtype),
-            s.v_template,
-            s.shapedirs,
-            s.posedirs,
-            s.J_regressor,
-            s.parents,
-            s.lbs_weights,
-            pose2rot=False,
-        )
+        dtype = s.v_template.dtype
+        rotations = pose_rotmats.to(dtype)
+        shaped = s.v_template + blend_shapes(betas.to(dtype), s.shapedirs)  # (B, V, 3)
+        rest_joints = vertices2joints(s.J_regressor, shaped)  # (B, 24, 3)
+        if self.has_pose_correctives:  # skipped for models whose posedirs are all zero (the open body)
+            identity = torch.eye(3, dtype=dtype, device=rotations.device)
+            pose_feature = (rotations[:, 1:] - identity).flatten(1)  # (B, 207)
+            shaped = shaped + (pose_feature @ s.posedirs).view_as(shaped)
+        joints, transforms = batch_rigid_transform(rotations, rest_joints, s.parents, dtype=dtype)
+        # Each vertex moves by the skinning-weighted blend of its joints' rigid transforms (B, V, 4, 4).
+        blended = (s.lbs_weights @ transforms.flatten(2)).view(*shaped.shape[:2], 4, 4)
+        vertices = (blended[..., :3, :3] @ shaped.unsqueeze(-1)).squeeze(-1) + blended[..., :3, 3]
         return SkeletonOutput(vertices=vertices, joints=joints)
 
     def tpose_vertices(self, betas: torch.Tensor) -> torch.Tensor:

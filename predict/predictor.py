@@ -45,6 +45,7 @@ from renderers import silhouette
 from utils.cameras import crop_camera_to_image_camera, perspective_project
 from utils.heatmaps import joints_to_heatmaps
 from utils.metrics import silhouette_iou
+from utils.precision import choose_precision
 from utils.rotations import rot6d_to_rotmat, rotmat_to_axis_angle
 
 # mediapipe's landmark visibility is near 1 for joints it sees and falls below ~0.3 for joints that are
@@ -150,7 +151,9 @@ class Predictor:
             joint_confidence_threshold=DEFAULT_JOINT_CONFIDENCE_THRESHOLD
         )
         self.device = next(regressor.parameters()).device
-        self.regressor = regressor.eval()
+        # bf16 autocast and channels_last where the hardware runs them fast (utils/precision.py).
+        self.precision = choose_precision(self.device)
+        self.regressor = self.precision.prepare_model(regressor.eval())
         self.bundle = bundle.to(self.device)
         camera = camera or CameraConfig()
         self.focal_per_crop_pixel = camera.focal_length / camera.render_wh
@@ -257,7 +260,9 @@ class Predictor:
             heatmaps = joints_to_heatmaps(crop_joints, size, self.proxy_rep.heatmap_std, visible)
             proxy = torch.cat((crops[:, None].float(), heatmaps), dim=1)
         with self._stopwatch(timings, "regressor"):
-            cam_wp, pose6d, betas = self.regressor(proxy)
+            with self.precision.autocast():
+                outputs = self.regressor(self.precision.prepare_input(proxy))
+            cam_wp, pose6d, betas = (output.float() for output in outputs)
         with self._stopwatch(timings, "body_model"):
             rotmats = rot6d_to_rotmat(pose6d.reshape(-1, 24, 6))
             body = self.bundle(rotmats, betas)

@@ -1,7 +1,8 @@
 """Training throughput: batch generation alone, the regressor's forward + backward alone, the full step.
 
     python -m train.benchmark [--device cpu|cuda|auto] [--batch_sizes 8,32,140] [--iters 5] [--repeats 3]
-                              [--json PATH] [--img_wh 256] [--bf16] [--compile] [--set key=value ...]
+                              [--json PATH] [--img_wh 256] [--precisions float32,auto] [--compile]
+                              [--set key=value ...]
 
 Samples per second of
 - generation: poses + `SyntheticBatchGenerator.generate` (render, crop, augment, heatmaps), no network;
@@ -9,7 +10,9 @@ Samples per second of
   loss terms, no optimiser step): the network's own pace;
 - full step: `Trainer.train_step`, i.e. generation + regressor + body model + multi-task loss + backward +
   Adam step,
-and full step / regressor (the target on a GPU: >= 0.7). Defaults are the training defaults (open body,
+and full step / regressor (the target on a GPU: >= 0.7), for each regressor precision asked for in one run
+(`float32`, `auto`: what training chooses on this hardware, see utils/precision.py; `bf16`: asked for),
+so that the rows compare on the same machine state. Defaults are the training defaults (open body,
 procedural poses, 256 px), with any config key overridable. Prints a table and writes JSON.
 """
 
@@ -18,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,6 +31,7 @@ import torch
 from configs import ExperimentConfig, load_config
 from train.poses import step_generator
 from train.trainer import Trainer
+from utils.precision import cpu_name
 
 
 def _timed(fn: Callable[[int], object], iters: int, warmup: int, repeats: int, device: torch.device) -> float:
@@ -66,10 +69,11 @@ def benchmark_batch_size(trainer: Trainer, iters: int, warmup: int, repeats: int
 
     inputs = generate(0).inputs
     regressor = trainer.model.regressor  # compiled when --compile
-    bf16 = trainer.model.bf16
+    precision = trainer.precision
+    inputs = precision.prepare_input(inputs)
 
     def forward_backward(_: int) -> None:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        with precision.autocast():
             cam_wp, pose6d, betas = regressor(inputs)
         (
             cam_wp.float().square().mean() + pose6d.float().square().mean() + betas.float().square().mean()
@@ -98,55 +102,68 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--warmup", type=int, default=2, help="untimed iterations before each measurement")
     parser.add_argument("--img_wh", type=int, default=256, help="render and input side in pixels")
-    parser.add_argument("--bf16", action="store_true", help="bf16 autocast of the regressor (GPU)")
+    parser.add_argument(
+        "--precisions",
+        default="float32,auto",
+        help="comma-separated regressor precisions to compare: float32, auto (the hardware decides), bf16",
+    )
     parser.add_argument("--compile", action="store_true", help="torch.compile the regressor")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--json", default="outputs/train_benchmark.json", help="where to write the results")
     args = parser.parse_args(argv)
+    unknown = set(args.precisions.split(",")) - {"float32", "auto", "bf16"}
+    if unknown:
+        parser.error(f"--precisions takes float32, auto and bf16, not {', '.join(sorted(unknown))}")
 
     scale = args.img_wh / 256
     base = [
         f"train.device={args.device}",
-        f"train.bf16={str(args.bf16).lower()}",
         f"train.compile={str(args.compile).lower()}",
         f"camera.render_wh={args.img_wh}",
         f"proxy_rep.img_wh={args.img_wh}",
         f"camera.focal_length={5000 * scale}",
         "data.val_samples=1",
     ]
+    requests = {"float32": "false", "auto": "null", "bf16": "true"}
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for batch_size in (int(b) for b in args.batch_sizes.split(",")):
-            config = load_config(
-                ExperimentConfig, overrides=[*base, f"train.batch_size={batch_size}", *args.overrides]
-            )
-            trainer = Trainer(config, output_dir=scratch, show_progress=False)
-            result = {
-                "batch_size": batch_size,
-                **benchmark_batch_size(trainer, args.iters, args.warmup, args.repeats),
-            }
-            rows.append(result)
-            print(
-                f"batch {batch_size:4d}: generation {result['generation_samples_per_s']:8.1f}/s, "
-                f"regressor {result['regressor_samples_per_s']:8.1f}/s, "
-                f"full step {result['full_step_samples_per_s']:8.1f}/s "
-                f"({result['full_step_vs_regressor']:.0%} of the regressor)",
-                flush=True,
-            )
-            device = trainer.device
-            del trainer
+            for precision in args.precisions.split(","):
+                config = load_config(
+                    ExperimentConfig,
+                    overrides=[
+                        *base, f"train.batch_size={batch_size}", f"train.bf16={requests[precision]}",
+                        *args.overrides,
+                    ],
+                )  # fmt: skip
+                trainer = Trainer(config, output_dir=scratch, show_progress=False)
+                result = {
+                    "batch_size": batch_size,
+                    "precision": trainer.precision.label,
+                    "precision_reason": trainer.precision.reason,
+                    **benchmark_batch_size(trainer, args.iters, args.warmup, args.repeats),
+                }
+                rows.append(result)
+                print(
+                    f"batch {batch_size:4d} {result['precision']:>26}: "
+                    f"generation {result['generation_samples_per_s']:8.1f}/s, "
+                    f"regressor {result['regressor_samples_per_s']:8.1f}/s, "
+                    f"full step {result['full_step_samples_per_s']:8.1f}/s "
+                    f"({result['full_step_vs_regressor']:.0%} of the regressor)",
+                    flush=True,
+                )
+                device = trainer.device
+                del trainer
 
     report = {
-        "device": torch.cuda.get_device_name(device)
-        if device.type == "cuda"
-        else platform.processor() or "cpu",
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(),
         "device_type": device.type,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "iters": args.iters,
         "repeats": args.repeats,
         "img_wh": args.img_wh,
-        "bf16": args.bf16,
+        "precisions": args.precisions,
         "compile": args.compile,
         "body_model": config.body_model.kind,
         "pose_source": config.data.pose_source,

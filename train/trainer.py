@@ -16,6 +16,7 @@ Outputs under the output directory: config.yaml, checkpoints/, tensorboard/, val
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 import warnings
@@ -52,6 +53,7 @@ from train.summaries import TrainingLogger, mesh_images, proxy_images, tile
 from train.synthetic_batch import SyntheticBatch, SyntheticBatchGenerator
 from train.training_model import StepLosses, TrainingModel
 from train.validation import MeanAccumulator, check_metric_names, sample_metrics, to_report
+from utils.precision import RegressorPrecision, choose_precision
 
 _IMAGE_SAMPLES = 4  # samples per TensorBoard image grid
 
@@ -97,9 +99,9 @@ class Trainer:
         missing = [name for name in tc.save_val_metrics if name not in tc.metrics_to_track]
         if missing:
             raise ValueError(f"train.save_val_metrics {missing} must also be in train.metrics_to_track.")
-        bf16 = tc.bf16 and self.device.type == "cuda"
-        if tc.bf16 and not bf16:
-            warnings.warn("train.bf16 is a GPU option; training in float32 on the CPU.", stacklevel=2)
+        self.precision: RegressorPrecision = choose_precision(self.device, tc.bf16)
+        if self.dist.is_main and show_progress:
+            tqdm.write(f"Regressor precision: {self.precision.reason}.")
 
         bm = config.body_model
         self.bundle = (bundle or load_bundle(bm.kind, bm.gender, bm.additional_dir)).to(self.device)
@@ -109,6 +111,9 @@ class Trainer:
 
         torch.manual_seed(tc.seed)  # the same initial weights on every process and in every run
         self.regressor = _build_regressor(self.bundle, config).to(self.device)
+        if tc.init_from is not None and resume is None:
+            load_regressor_weights(self.regressor, tc.init_from, map_location=self.device, which="best")
+        self.precision.prepare_model(self.regressor)
         self.criterion = HomoscedasticMultiTaskLoss(config.loss.losses_on, config.loss.init_loss_weights).to(
             self.device
         )
@@ -129,13 +134,15 @@ class Trainer:
             )
         regressor = _maybe_compile(self.regressor, tc.compile, self.device, config.regressor.in_channels)
         model = TrainingModel(
-            regressor, self.criterion, config.loss.losses_on, config.proxy_rep.img_wh, silhouette_loss, bf16
-        )
+            regressor, self.criterion, config.loss.losses_on, config.proxy_rep.img_wh, silhouette_loss,
+            self.precision,
+        )  # fmt: skip
         if self.dist.enabled:
             device_ids = [self.device.index] if self.device.type == "cuda" else None
             model = DistributedDataParallel(model, device_ids=device_ids)
         self.model: nn.Module = model
         self.logger: TrainingLogger | None = None
+        self._deadline: float | None = None
 
     # ------------------------------------------------------------------------------------------------------
     # One step.
@@ -146,10 +153,25 @@ class Trainer:
         poses, betas = self.poses.poses(step, generator)
         batch = self.batches.generate(poses, generator, train=True, betas=betas)
         losses = self.model(batch, self.bundle)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate(step)
         self.optimizer.zero_grad(set_to_none=True)
         losses.total.backward()
         self.optimizer.step()
         return batch, losses
+
+    def learning_rate(self, step: int) -> float:
+        """train.lr_schedule at `step`: a linear warm-up, then constant or cosine down to the last step. A
+        function of the step alone, so resuming needs no scheduler state."""
+        tc = self.config.train
+        if step < tc.warmup_steps:
+            return tc.lr * (step + 1) / tc.warmup_steps
+        if tc.lr_schedule == "constant":
+            return tc.lr
+        decay_steps = max(self.total_steps - tc.warmup_steps, 1)
+        progress = min((step - tc.warmup_steps) / decay_steps, 1.0)
+        final = tc.lr * tc.final_lr_fraction
+        return final + (tc.lr - final) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     # ------------------------------------------------------------------------------------------------------
     # The loop.
@@ -165,14 +187,18 @@ class Trainer:
         """Train until train.epochs (or train.max_steps), validating and checkpointing after each epoch."""
         self._start_outputs()
         steps_per_epoch = self.poses.steps_per_epoch
+        max_minutes = self.config.train.max_minutes
+        self._deadline = None if max_minutes is None else time.monotonic() + 60.0 * max_minutes
         try:
             while self.progress.step < self.total_steps:
                 epoch = self.progress.step // steps_per_epoch
                 self._train_epoch(epoch)
                 if self.progress.step % steps_per_epoch == 0:
                     self._end_epoch(epoch, self.validate())
-                else:  # stopped inside an epoch by train.max_steps
+                else:  # stopped inside an epoch by train.max_steps or train.max_minutes
                     self._save_state()
+                if self._out_of_time():
+                    break
         finally:
             if self.logger is not None:
                 self.logger.close()
@@ -226,6 +252,22 @@ class Trainer:
                     and step + 1 < stop
                 ):
                     self._save_state()
+                if step + 1 < stop and self._out_of_time(step):
+                    readback.flush()
+                    break
+
+    def _out_of_time(self, step: int | None = None) -> bool:
+        """Whether train.max_minutes has passed. With DDP the processes agree through one all-reduce, done
+        every log_every_steps steps (or when `step` is None) so that the device is not synchronised at every
+        step."""
+        if self._deadline is None:
+            return False
+        late = time.monotonic() > self._deadline
+        if not self.dist.enabled:
+            return late
+        if step is not None and (step + 1) % max(self.config.train.log_every_steps, 1):
+            return False
+        return bool(self.dist.all_reduce_sum(torch.tensor(float(late), device=self.device)).item() > 0)
 
     @torch.no_grad()
     def _log_images(self, batch: SyntheticBatch, losses: StepLosses, step: int) -> None:

@@ -17,6 +17,7 @@ from train.losses import (
     task_losses,
 )
 from train.synthetic_batch import SyntheticBatch
+from utils.precision import RegressorPrecision
 
 
 @dataclass
@@ -41,7 +42,8 @@ class TrainingModel(nn.Module):
         losses_on: enabled tasks.
         img_wh: network input side R.
         silhouette_loss: for the optional silhouette task.
-        bf16: run the regressor under bf16 autocast (CUDA); the body model and losses stay in float32.
+        precision: how the regressor runs (bf16 autocast, channels_last); the body model and losses stay in
+            float32.
     """
 
     def __init__(
@@ -50,8 +52,8 @@ class TrainingModel(nn.Module):
         criterion: HomoscedasticMultiTaskLoss,
         losses_on: Sequence[str],
         img_wh: int,
-        silhouette_loss: SilhouetteLoss | None = None,
-        bf16: bool = False,
+        silhouette_loss: SilhouetteLoss | None,
+        precision: RegressorPrecision,
     ):
         super().__init__()
         self.regressor = regressor
@@ -59,12 +61,11 @@ class TrainingModel(nn.Module):
         self.losses_on = tuple(losses_on)
         self.img_wh = img_wh
         self.silhouette_loss = silhouette_loss
-        self.bf16 = bf16
+        self.precision = precision
 
     def forward(self, batch: SyntheticBatch, bundle: BodyModelBundle) -> StepLosses:
-        device_type = batch.inputs.device.type
-        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.bf16):
-            cam_wp, pose6d, betas = self.regressor(batch.inputs)
+        with self.precision.autocast():
+            cam_wp, pose6d, betas = self.regressor(self.precision.prepare_input(batch.inputs))
         prediction = predict_bodies(bundle, cam_wp, pose6d, betas)
         losses = task_losses(prediction, batch, self.losses_on, self.img_wh, self.silhouette_loss)
         total, weighted = self.criterion(losses)
