@@ -41,6 +41,7 @@ from predict.predictor import (
     Predictor,
     resolve_device,
 )
+from predict.refine import RefineConfig
 
 DATASETS = ("ssp3d", "3dpw", "synthetic")
 
@@ -84,6 +85,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
     parser.add_argument("--batch_size", type=int, default=16, help="samples per step")
+    parser.add_argument(
+        "--refine_steps",
+        type=int,
+        default=RefineConfig.steps,
+        help="steps of the fit after the regressor; the report then shows the regressor alone (the paper's "
+        "protocol) and the refined result side by side; 0: the regressor alone (default: %(default)s)",
+    )
     parser.add_argument("--limit", type=int, help="evaluate only the first N samples")
     parser.add_argument(
         "--num_samples",
@@ -97,6 +105,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.dataset != "synthetic" and args.data_dir is None:
         parser.error(f"--data_dir is required for --dataset {args.dataset}")
+    if args.refine_steps < 0:
+        parser.error("--refine_steps must be 0 or more")
     for name in ("batch_size", "limit", "num_samples"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name} must be a positive integer")
@@ -116,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         device=device,
         joint_confidence_threshold=args.joint_threshold,
         fit_scores=False,
+        refine=RefineConfig(steps=args.refine_steps),
     )
     kind = predictor.bundle.kind
     if dataset is None:
@@ -140,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
             "ground_truth_body_model": dataset.body_model,
             "inputs": inputs.description,
             "joint_threshold": args.joint_threshold,
+            "refine_steps": args.refine_steps,
             "device": str(device),
             "batch_size": args.batch_size,
             "limit": args.limit,

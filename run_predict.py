@@ -43,6 +43,7 @@ from predict.predictor import (
     Predictor,
     resolve_device,
 )
+from predict.refine import RefineConfig
 from utils.image_io import DEFAULT_MAX_SIDE, InputPathError, list_images
 
 EXIT_ASSET_ERROR = 1
@@ -133,6 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="joints below this confidence get no heatmap; 0 keeps all (original) (default: %(default)s)",
     )
     parser.add_argument(
+        "--refine_steps",
+        type=int,
+        default=RefineConfig.steps,
+        help="steps of the fit that pulls each body onto its silhouette and joints after the regressor; "
+        "0 gives the regressor's result as it is, the original's behaviour (default: %(default)s)",
+    )
+    parser.add_argument(
         "--device",
         default="auto",
         help="auto (CUDA when available), cpu, cuda or cuda:N (default: %(default)s)",
@@ -197,6 +205,8 @@ def run(args: argparse.Namespace) -> int:
     """Check the command line, build the predictor and detector, predict every image."""
     if args.batch_size < 1:
         raise UsageError(f"--batch_size must be at least 1, got {args.batch_size}.")
+    if args.refine_steps < 0:
+        raise UsageError(f"--refine_steps must be 0 or more, got {args.refine_steps}.")
     if min(args.overlay_max_side, args.max_side, args.view_size) < 16:
         raise UsageError("--max_side, --overlay_max_side and --view_size must be at least 16 pixels.")
     if not 0.0 <= args.joint_threshold <= 1.0:
@@ -229,6 +239,8 @@ def run(args: argparse.Namespace) -> int:
             "device": str(device),
             "detector": f"{args.silh_from}+{joints_from}",
             "joint_confidence_threshold": args.joint_threshold,
+            "refine_steps": args.refine_steps,
+            "precision": predictor.precision.label,
             "batch_size": args.batch_size,
             "outputs": list(outputs.kinds),
         }
@@ -259,6 +271,7 @@ def _build_predictor(args: argparse.Namespace, device) -> Predictor:
         device=device,
         joint_confidence_threshold=args.joint_threshold,
         allow_unsafe=args.allow_unsafe_checkpoint,
+        refine=RefineConfig(steps=args.refine_steps),
     )
 
 

@@ -526,6 +526,14 @@ class _ArchetypeTables:
         return _ArchetypeTables(**{k: v.to(device) for k, v in vars(self).items()})
 
 
+def joint_angle_limits() -> tuple[torch.Tensor, torch.Tensor]:
+    """Anatomical limits of every joint's Euler angles (a, b, c) of R_x(a) @ R_y(b) @ R_z(c): lower and
+    upper bounds (24, 3) in degrees, right side mirrored (the sampler's clamp; row 0 bounds the pelvis
+    adjustment, not the global orientation)."""
+    tables = _ArchetypeTables.build(tuple(ARCHETYPES))
+    return tables.lower.clone(), tables.upper.clone()
+
+
 def _side_free(name: str) -> str:
     return name[2:] if name[:2] in ("L_", "R_") else name
 

@@ -1,18 +1,21 @@
 """Inference benchmark: per-stage and end-to-end time per image, default detector, through the real pipeline.
 
     python -m predict.benchmark [--device cpu|cuda|auto] [--images DIR] [--num-images 8]
-                                [--batch-sizes 1 8] [--checkpoint PATH] [--repeats 2] [--json PATH]
+                                [--batch-sizes 1 8] [--refine-steps 0 20] [--checkpoint PATH] [--repeats 2]
+                                [--json PATH]
 
 Images: by default `--num-images` 640 x 480 pictures made from the one photo of a person available offline,
 Grace Hopper's portrait in matplotlib's sample data (matplotlib comes with mediapipe), scaled, placed at
 different positions and some mirrored, written as JPEG; or every image of `--images DIR`.
 Checkpoint: `--checkpoint`, else the shipped one when present, else random weights of the same architecture
 (speed does not depend on the weights).
-Each configuration (device x batch size x outputs: all files, or the npz alone) runs `predict_files`, as
+Each configuration (device x fit-refinement steps x batch size x outputs: all files, or the npz alone) runs
+`predict_files`, as
 run_predict.py does, on the mediapipe detector: once to warm up, then `--repeats` times. Reported per image,
 from the fastest repeat (the one least disturbed by other work on the machine): the end-to-end wall time of
 the run divided by its images, and the mean time of each stage from its summary.json (read, detect,
-crop_proxy, regressor, body_model, fit, render, write; batched stages divided by the batch's images).
+crop_proxy, regressor, refine, body_model, fit, render, write; batched stages divided by the batch's
+images).
 Prints a table and writes JSON (default outputs/predict_benchmark.json).
 """
 
@@ -37,10 +40,11 @@ from predict.detectors import make_detector
 from predict.outputs import OutputOptions
 from predict.pipeline import RunOptions, predict_files
 from predict.predictor import DEFAULT_CHECKPOINT, Predictor, resolve_device
+from predict.refine import RefineConfig
 from utils.image_io import list_images
 
 IMAGE_HW = (480, 640)
-STAGES = ("read", "detect", "crop_proxy", "regressor", "body_model", "fit", "render", "write")
+STAGES = ("read", "detect", "crop_proxy", "regressor", "refine", "body_model", "fit", "render", "write")
 OUTPUT_SETS = {
     "all": OutputOptions(),
     "npz only": OutputOptions(obj=False, overlay=False, side=False, tpose=False, proxy=False),
@@ -113,16 +117,23 @@ def run_configuration(
 
 
 def benchmark(
-    paths: list[Path], checkpoint: Path, devices: list[str], batch_sizes: list[int], repeats: int
+    paths: list[Path],
+    checkpoint: Path,
+    devices: list[str],
+    batch_sizes: list[int],
+    repeats: int,
+    refine_steps: list[int],
 ) -> dict:
     rows = []
     with tempfile.TemporaryDirectory() as work:
         for device in devices:
-            predictor = Predictor.from_checkpoint(checkpoint, device=device)
-            for batch_size in batch_sizes:
-                for name, outputs in OUTPUT_SETS.items():
-                    row = run_configuration(paths, predictor, outputs, batch_size, repeats, Path(work))
-                    rows.append({"device": device, "outputs": name, **row})
+            for steps in refine_steps:
+                refine = RefineConfig(steps=steps)
+                predictor = Predictor.from_checkpoint(checkpoint, device=device, refine=refine)
+                for batch_size in batch_sizes:
+                    for name, outputs in OUTPUT_SETS.items():
+                        row = run_configuration(paths, predictor, outputs, batch_size, repeats, Path(work))
+                        rows.append({"device": device, "refine_steps": steps, "outputs": name, **row})
     return {
         "detector": "mediapipe",
         "image_size_hw": list(IMAGE_HW),
@@ -142,13 +153,15 @@ def benchmark(
 
 def print_table(report: dict) -> None:
     print(f"detector {report['detector']}, checkpoint {report['checkpoint']}; ms per image")
-    header = f"{'device':>6} {'batch':>5} {'outputs':>9} " + " ".join(f"{s[:10]:>10}" for s in STAGES)
+    header = f"{'device':>6} {'refine':>6} {'batch':>5} {'outputs':>9} " + " ".join(
+        f"{s[:10]:>10}" for s in STAGES
+    )
     print(header + f" {'end-to-end':>10}")
     for row in report["results"]:
         stages = " ".join(f"{row['stage_ms_per_image'][s]:>10.1f}" for s in STAGES)
         print(
-            f"{row['device']:>6} {row['batch_size']:>5} {row['outputs']:>9} {stages} "
-            f"{row['end_to_end_ms_per_image']:>10.1f}"
+            f"{row['device']:>6} {row['refine_steps']:>6} {row['batch_size']:>5} {row['outputs']:>9} "
+            f"{stages} {row['end_to_end_ms_per_image']:>10.1f}"
         )
     short = [r for r in report["results"] if r["images_with_person"] < r["images"]]
     for row in short:
@@ -172,11 +185,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--checkpoint", type=Path, default=None, help="default: the shipped one, else random weights"
     )
+    parser.add_argument(
+        "--refine-steps", type=int, nargs="+", default=[0, RefineConfig.steps], help="fit steps to compare"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=Path, default=Path("outputs/predict_benchmark.json"))
     args = parser.parse_args(argv)
     if min(args.batch_sizes) < 1 or args.num_images < 1 or args.repeats < 1:
         parser.error("batch sizes, --num-images and --repeats must be positive.")
+    if min(args.refine_steps) < 0:
+        parser.error("--refine-steps must be 0 or more.")
     if args.device is None:
         devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     else:
@@ -188,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
         if checkpoint is None:
             shipped = Path(__file__).resolve().parents[1] / DEFAULT_CHECKPOINT
             checkpoint = shipped if shipped.is_file() else random_checkpoint(scratch / "random_weights.pt")
-        report = benchmark(paths, checkpoint, devices, args.batch_sizes, args.repeats)
+        report = benchmark(paths, checkpoint, devices, args.batch_sizes, args.repeats, args.refine_steps)
         report["checkpoint"] = str(checkpoint) if checkpoint.parent != scratch else "random weights"
     if args.images is None:
         report["images"] = f"{args.num_images} 640x480 JPEGs made from matplotlib's grace_hopper.jpg"

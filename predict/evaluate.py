@@ -188,6 +188,15 @@ class BodyPrediction:
     principal_point: Tensor
 
 
+@dataclass
+class SourcePrediction:
+    """A source's output for a batch: the final bodies and, when the source refines the regressor's
+    result, the regressor's own (evaluated as a second row of the report)."""
+
+    final: BodyPrediction
+    regressor: BodyPrediction | None = None
+
+
 class PredictionSource(Protocol):
     """What the evaluation loop predicts with.
 
@@ -201,7 +210,7 @@ class PredictionSource(Protocol):
     faces: Tensor
     description: str
 
-    def predict(self, batch: EvalBatch) -> BodyPrediction: ...
+    def predict(self, batch: EvalBatch) -> BodyPrediction | SourcePrediction: ...
 
 
 class PredictorSource:
@@ -213,11 +222,11 @@ class PredictorSource:
         self.faces = predictor.bundle.faces
         self.description = description
 
-    def predict(self, batch: EvalBatch) -> BodyPrediction:
+    def predict(self, batch: EvalBatch) -> SourcePrediction:
         out = self.predictor.predict_proxy(
             [item.silhouette for item in batch.inputs], np.stack([item.keypoints for item in batch.inputs])
         )
-        return BodyPrediction(
+        final = BodyPrediction(
             vertices=out.body_vertices,
             lsp14=out.lsp14,
             betas=out.betas,
@@ -225,6 +234,18 @@ class PredictorSource:
             focal_length=out.focal_length,
             principal_point=out.principal_point,
         )
+        if out.regressor is None:
+            return SourcePrediction(final)
+        body = self.predictor.bundle(out.regressor.pose_rotmats, out.regressor.betas)
+        regressor = BodyPrediction(
+            vertices=body.vertices,
+            lsp14=body.lsp14,
+            betas=out.regressor.betas,
+            cam_t=out.regressor.cam_t,
+            focal_length=out.focal_length,
+            principal_point=out.principal_point,
+        )
+        return SourcePrediction(final, regressor)
 
 
 # ----------------------------------------------------------------------------------------- ground truth
@@ -359,6 +380,8 @@ class SampleResult:
     status: str
     metrics: dict[str, float] = field(default_factory=dict)
     reason: str | None = None
+    # The regressor's own values when the source refined its result.
+    regressor_metrics: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.sample_id, "status": self.status}
@@ -366,6 +389,8 @@ class SampleResult:
             out["reason"] = self.reason
         if self.status == "ok":
             out["metrics"] = self.metrics
+            if self.regressor_metrics is not None:
+                out["metrics_regressor"] = self.regressor_metrics
         return out
 
 
@@ -380,6 +405,8 @@ class EvalReport:
     notes: list[str]
     settings: dict[str, Any]
     elapsed_s: float
+    # The regressor's own result when the source refined it (the paper's protocol is the regressor alone).
+    regressor_aggregates: dict[str, float] | None = None
 
     @property
     def num_evaluated(self) -> int:
@@ -411,6 +438,11 @@ class EvalReport:
                 for m in METRICS
                 if m.key in self.aggregates
             },
+            **(
+                {"metrics_regressor": dict(self.regressor_aggregates)}
+                if self.regressor_aggregates is not None
+                else {}
+            ),
             "notes": self.notes,
             "samples": [s.to_dict() for s in self.samples],
         }
@@ -419,17 +451,24 @@ class EvalReport:
 def format_table(report: EvalReport) -> str:
     """The metrics table: one row per metric (name, value, unit, what it is); '*' marks the paper's."""
     headline = HEADLINE_METRICS.get(report.dataset, ())
+    regressor = report.regressor_aggregates
+    columns = f"{'regressor':>9} {'refined':>9}" if regressor is not None else f"{'value':>9}"
     lines = [
         f"{report.dataset}: {report.num_evaluated} samples evaluated, {report.num_failed} failed",
-        f"{'metric':<14} {'value':>9}  {'unit':<4}  description",
+        f"{'metric':<14} {columns}  {'unit':<4}  description",
     ]
+
+    def text(value: float, unit: str) -> str:
+        return "n/a" if math.isnan(value) else (f"{value:.1f}" if unit == "mm" else f"{value:.4f}")
+
     for metric in METRICS:
         if metric.key not in report.aggregates:
             continue
-        value = report.aggregates[metric.key]
-        text = "n/a" if math.isnan(value) else (f"{value:.1f}" if metric.unit == "mm" else f"{value:.4f}")
+        values = text(report.aggregates[metric.key], metric.unit)
+        if regressor is not None:
+            values = f"{text(regressor.get(metric.key, math.nan), metric.unit):>9} {values:>9}"
         name = metric.label + (" *" if metric.key in headline else "")
-        lines.append(f"{name:<14} {text:>9}  {metric.unit:<4}  {metric.description}")
+        lines.append(f"{name:<14} {values:>9}  {metric.unit:<4}  {metric.description}")
     if any(key in report.aggregates for key in headline):
         lines.append("* this benchmark's headline metrics (for SSP-3D and 3DPW, the paper's)")
     lines.extend(f"note: {note}" for note in report.notes)
@@ -478,31 +517,38 @@ def evaluate(
     same_kind = source.body_model == dataset.body_model
     with_silhouettes = dataset.gt_silhouettes is not None
     results: dict[int, SampleResult] = {}
-    pooled = PooledIoU()
+    pooled, pooled_regressor = PooledIoU(), PooledIoU()
     steps = range(0, count, batch_size)
     for first in tqdm(steps, desc=f"evaluating {dataset.name}", unit="batch", disable=not progress):
         batch = _load_batch(dataset, inputs, range(first, min(first + batch_size, count)), results)
         if batch is None:
             continue
-        prediction = _map_prediction(source.predict(batch), lambda t: t.to(ground_truth.device).float())
+        predicted = source.predict(batch)
+        if isinstance(predicted, BodyPrediction):
+            predicted = SourcePrediction(predicted)
         target = ground_truth.posed(batch.poses, batch.betas, batch.genders)
-        errors = body_metrics(
-            prediction.lsp14,
-            target,
-            pred_vertices=prediction.vertices if same_kind else None,
-            pred_tpose_vertices=ground_truth.tpose(prediction.betas, batch.genders) if same_kind else None,
-        )
-        values = {key: (value * MM_PER_M).tolist() for key, value in errors.items()}
-        if with_silhouettes:
-            values["miou"] = _silhouette_ious(dataset, batch, prediction, source.faces, pooled)
+        values = _prediction_metrics(dataset, batch, predicted.final, target, ground_truth, source, pooled)
+        regressor_values = None
+        if predicted.regressor is not None:
+            regressor_values = _prediction_metrics(
+                dataset, batch, predicted.regressor, target, ground_truth, source, pooled_regressor
+            )
         for row, index in enumerate(batch.indices):
             metrics = {key: float(per_sample[row]) for key, per_sample in values.items()}
-            results[index] = SampleResult(dataset.sample_ids[index], "ok", metrics)
+            result = SampleResult(dataset.sample_ids[index], "ok", metrics)
+            if regressor_values is not None:
+                result.regressor_metrics = {key: float(v[row]) for key, v in regressor_values.items()}
+            results[index] = result
 
     samples = [results[i] for i in range(count)]
     aggregates = _aggregate(samples)
     if with_silhouettes and pooled.num_images:
         aggregates["iou_pooled"] = pooled.compute()
+    regressor_aggregates = None
+    if any(s.regressor_metrics is not None for s in samples):
+        regressor_aggregates = _aggregate(samples, regressor=True)
+        if with_silhouettes and pooled_regressor.num_images:
+            regressor_aggregates["iou_pooled"] = pooled_regressor.compute()
     return EvalReport(
         dataset=dataset.name,
         data_dir=str(dataset.root),
@@ -511,7 +557,32 @@ def evaluate(
         notes=_notes(dataset, source, same_kind),
         settings=dict(settings or {}),
         elapsed_s=time.perf_counter() - start_time,
+        regressor_aggregates=regressor_aggregates,
     )
+
+
+def _prediction_metrics(
+    dataset: EvalDataset,
+    batch: EvalBatch,
+    prediction: BodyPrediction,
+    target: TargetBodies,
+    ground_truth: GroundTruthBodies,
+    source: PredictionSource,
+    pooled: PooledIoU,
+) -> dict[str, list[float]]:
+    """Per-sample metric values (mm for 3D, IoU) of one set of predicted bodies of a batch."""
+    prediction = _map_prediction(prediction, lambda t: t.to(ground_truth.device).float())
+    same_kind = source.body_model == dataset.body_model
+    errors = body_metrics(
+        prediction.lsp14,
+        target,
+        pred_vertices=prediction.vertices if same_kind else None,
+        pred_tpose_vertices=ground_truth.tpose(prediction.betas, batch.genders) if same_kind else None,
+    )
+    values = {key: (value * MM_PER_M).tolist() for key, value in errors.items()}
+    if dataset.gt_silhouettes is not None:
+        values["miou"] = _silhouette_ious(dataset, batch, prediction, source.faces, pooled)
+    return values
 
 
 def _load_batch(
@@ -565,11 +636,13 @@ def _silhouette_ious(
     return ious
 
 
-def _aggregate(samples: list[SampleResult]) -> dict[str, float]:
-    """Mean of each metric over the samples that have a finite value for it."""
+def _aggregate(samples: list[SampleResult], regressor: bool = False) -> dict[str, float]:
+    """Mean of each metric over the samples that have a finite value for it (the regressor's own values
+    when `regressor`)."""
+    tables = [s.regressor_metrics if regressor else s.metrics for s in samples]
     aggregates = {}
     for key in METRIC_KEYS:
-        values = [s.metrics[key] for s in samples if key in s.metrics and math.isfinite(s.metrics[key])]
+        values = [t[key] for t in tables if t is not None and key in t and math.isfinite(t[key])]
         if values:
             aggregates[key] = float(np.mean(values))
     return aggregates

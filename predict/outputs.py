@@ -6,7 +6,9 @@ camera of the original image (the file as stored, upright after EXIF):
     bbox (4,) crop box [x0, y0, x1, y1], focal_length () pixels, principal_point (2,), cam_t (3,),
     vertices (V, 3) posed in the camera frame (projecting them with focal_length and principal_point
     overlays the person), faces (F, 3), joints2d (17, 2) predicted, joints2d_detected (17, 3) [u, v,
-    confidence], tpose_vertices (V, 3) zero pose in the body-model frame, body_model, gender.
+    confidence], tpose_vertices (V, 3) zero pose in the body-model frame, body_model, gender; when the fit
+    refinement ran, these hold its result and pose_regressor, pose_rotmats_regressor, betas_regressor,
+    cam_wp_regressor, cam_t_regressor the regressor's own.
 `<stem>.obj`: the posed camera-frame mesh, faces 1-based.
 Pictures: `<stem>_overlay.png`, `<stem>_side.png`, `<stem>_tpose.png`, `<stem>_proxy.png`.
 `summary.json`: {"run": {...}, "images": [{"path", "status", "reason"?, "timings_ms", "fit", "outputs",
@@ -68,7 +70,7 @@ class ImageResult:
     status: str = "ok"  # "ok" or "failed"
     reason: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
-    fit: dict[str, float | None] | None = None
+    fit: dict[str, Any] | None = None
     outputs: list[str] = field(default_factory=list)
     overlay_scale: float | None = None
 
@@ -96,7 +98,7 @@ def prediction_arrays(
     def f32(tensor) -> np.ndarray:
         return tensor.detach().cpu().numpy().astype(np.float32)
 
-    return {
+    arrays = {
         "pose": f32(batch.pose[row]),
         "pose_rotmats": f32(batch.pose_rotmats[row]),
         "betas": f32(batch.betas[row]),
@@ -113,14 +115,38 @@ def prediction_arrays(
         "body_model": np.array(body_model),
         "gender": np.array(gender),
     }
+    if batch.regressor is not None:  # the regressor's own result beside the refined one
+        regressor = batch.regressor
+        arrays |= {
+            "pose_regressor": f32(regressor.pose[row]),
+            "pose_rotmats_regressor": f32(regressor.pose_rotmats[row]),
+            "betas_regressor": f32(regressor.betas[row]),
+            "cam_wp_regressor": f32(regressor.cam_wp[row]),
+            "cam_t_regressor": f32(regressor.cam_t[row]),
+        }
+    return arrays
 
 
-def fit_scores(batch: PredictionBatch, row: int) -> dict[str, float | None]:
-    """summary.json's fit entry of one row; None for a score that is not available (NaN)."""
-    return {
+def fit_scores(batch: PredictionBatch, row: int) -> dict[str, Any]:
+    """summary.json's fit entry of one row; None for a score that is not available (NaN). With refinement,
+    also the regressor's own scores and the refinement's objective before and after."""
+    scores: dict[str, Any] = {
         "silhouette_iou": _finite_or_none(batch.silhouette_iou[row]),
         "joints2d_error_px": _finite_or_none(batch.joints2d_error_px[row]),
     }
+    if batch.regressor is not None:
+        regressor = batch.regressor
+        scores["regressor"] = {
+            "silhouette_iou": _finite_or_none(regressor.silhouette_iou[row]),
+            "joints2d_error_px": _finite_or_none(regressor.joints2d_error_px[row]),
+        }
+        scores["refinement"] = {
+            "objective_start": _finite_or_none(regressor.objective_start[row]),
+            "objective_end": _finite_or_none(regressor.objective_end[row]),
+            "kept_regressor": bool(regressor.kept[row]),
+            **({"note": regressor.notes[row]} if regressor.notes[row] else {}),
+        }
+    return scores
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:

@@ -7,7 +7,9 @@ Per batch, one code path on the CPU and CUDA (spec section 9, with our crop and 
 2. proxy representation: the silhouette resampled to 256 x 256 (nearest) and 17 Gaussian heatmaps of the
    joints in crop pixels; joints whose detector confidence is below `joint_confidence_threshold` get an
    empty heatmap (0 draws every joint, as the original);
-3. regressor (eval mode, no gradients), 6D -> rotation matrices, body model -> posed and T-pose vertices;
+3. regressor (eval mode, no gradients); then, when refinement is on, a few gradient steps that fit its
+   pose, shape and camera to the silhouette and joints (predict/refine.py); 6D -> rotation matrices, body
+   model -> posed and T-pose vertices;
 4. camera: the weak-perspective crop camera becomes a perspective camera of the whole image with focal
    length f = 5000 * L / 256 (L = crop side in image pixels; 5000 / 256 is the training camera's focal
    length per pixel of its square render) and the principal point at the image centre. The crop, about as
@@ -36,11 +38,12 @@ from torch import Tensor
 
 from augmentation.crop import crop_nearest, crop_points, mask_bbox, square_crop_boxes
 from configs.experiment import CameraConfig, ProxyRepConfig, RegressorConfig
-from models.bundle import BodyModelBundle, load_bundle
+from models.bundle import BodyModelBundle, BodyOutput, load_bundle
 from models.checkpoint import CheckpointError, load_regressor_weights, read_checkpoint
 from models.regressor import SingleInputRegressor
 from predict.detectors.base import NUM_KEYPOINTS, DetectorBackend, ImageDetectionError, PersonDetection
 from predict.person_choice import choose_person
+from predict.refine import RefineConfig, RefineInputs, Refiner, crop_pixels_in_image
 from renderers import silhouette
 from utils.cameras import crop_camera_to_image_camera, perspective_project
 from utils.heatmaps import joints_to_heatmaps
@@ -95,6 +98,7 @@ class PredictionBatch:
     joints2d_error_px: Tensor  # (B,) mean predicted-to-detected distance of visible joints (NaN if none)
     heatmap_std: float = 4.0
     timings_ms: dict[str, float] = field(default_factory=dict)  # per stage, for the whole batch
+    regressor: RegressorEstimate | None = None  # the regressor's own result when refinement ran
 
     def __len__(self) -> int:
         return self.cam_wp.shape[0]
@@ -113,6 +117,29 @@ class PredictionBatch:
         """(B, 17, S, S) the joint heatmaps the network saw."""
         size = self.crop_silhouettes.shape[-1]
         return joints_to_heatmaps(self.crop_joints2d, size, self.heatmap_std, self.joints_visible)
+
+
+@dataclass
+class RegressorEstimate:
+    """The regressor's result before refinement (the batch's main fields then hold the refined one), its
+    fit scores, and the refinement's objective per image before and after; `kept` (B,) bool marks the
+    images that kept the regressor's result, with the reason in `notes`."""
+
+    cam_wp: Tensor  # (B, 3)
+    pose_rotmats: Tensor  # (B, 24, 3, 3)
+    betas: Tensor  # (B, 10)
+    cam_t: Tensor  # (B, 3)
+    silhouette_iou: Tensor  # (B,)
+    joints2d_error_px: Tensor  # (B,)
+    objective_start: Tensor  # (B,)
+    objective_end: Tensor  # (B,)
+    kept: Tensor  # (B,) bool
+    notes: list[str]
+
+    @property
+    def pose(self) -> Tensor:
+        """(B, 72) axis-angle pose."""
+        return rotmat_to_axis_angle(self.pose_rotmats).reshape(self.cam_wp.shape[0], -1)
 
 
 @dataclass
@@ -137,6 +164,8 @@ class Predictor:
         camera: the training renders' camera; its focal length per pixel of render side (5000 / 256) becomes
             the focal length per pixel of crop side, whatever size the crop is resampled to (img_wh).
         fit_scores: compute silhouette IoU and joint error (one 256 x 256 silhouette render per image).
+        refine: settings of the fit after the regressor (predict/refine.py); None or 0 steps: the regressor's
+            result as it is (the original's behaviour).
     """
 
     def __init__(
@@ -146,6 +175,7 @@ class Predictor:
         proxy_rep: ProxyRepConfig | None = None,
         camera: CameraConfig | None = None,
         fit_scores: bool = True,
+        refine: RefineConfig | None = None,
     ):
         self.proxy_rep = proxy_rep or ProxyRepConfig(
             joint_confidence_threshold=DEFAULT_JOINT_CONFIDENCE_THRESHOLD
@@ -158,6 +188,8 @@ class Predictor:
         camera = camera or CameraConfig()
         self.focal_per_crop_pixel = camera.focal_length / camera.render_wh
         self.fit_scores = fit_scores
+        refining = refine is not None and refine.steps > 0
+        self.refiner = Refiner(self.bundle, refine, self.focal_per_crop_pixel) if refining else None
 
     @classmethod
     def from_checkpoint(
@@ -170,6 +202,7 @@ class Predictor:
         joint_confidence_threshold: float = DEFAULT_JOINT_CONFIDENCE_THRESHOLD,
         fit_scores: bool = True,
         allow_unsafe: bool = False,
+        refine: RefineConfig | None = None,
     ) -> Predictor:
         """Build a predictor from a checkpoint file (ours, the original's .tar, or a bare state dict).
 
@@ -181,6 +214,7 @@ class Predictor:
             gender: None takes the recorded one, else "neutral".
             device: "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
             joint_confidence_threshold: joints below it get no heatmap; 0 reproduces the original.
+            refine: the fit after the regressor; None (or 0 steps) leaves the regressor's result as it is.
         Raises:
             CheckpointError: missing, unreadable or mismatching checkpoint.
             BodyModelAssetError: missing body-model files.
@@ -217,9 +251,9 @@ class Predictor:
             ief_iters=regressor_cfg.ief_iters,
         )
         load_regressor_weights(regressor, content)
-        return cls(regressor.to(device), bundle, proxy_rep, camera, fit_scores)
+        return cls(regressor.to(device), bundle, proxy_rep, camera, fit_scores, refine)
 
-    @torch.inference_mode()
+    @torch.no_grad()  # not inference mode: refinement takes gradients of its own inside
     def predict_proxy(
         self,
         silhouettes: Tensor | np.ndarray | Sequence[Tensor | np.ndarray],
@@ -263,25 +297,51 @@ class Predictor:
             with self.precision.autocast():
                 outputs = self.regressor(self.precision.prepare_input(proxy))
             cam_wp, pose6d, betas = (output.float() for output in outputs)
-        with self._stopwatch(timings, "body_model"):
-            rotmats = rot6d_to_rotmat(pose6d.reshape(-1, 24, 6))
-            body = self.bundle(rotmats, betas)
-            tpose = self.bundle.tpose_vertices(betas)
-            # The camera; from here on in the pixels of the images the outputs refer to.
-            scale = torch.tensor(
-                [hw[1] / m[1] for hw, m in zip(image_hw, mask_hw, strict=True)], device=self.device
+        refined = None
+        if self.refiner is not None:
+            with self._stopwatch(timings, "refine"):
+                mask_sizes = torch.tensor(mask_hw, dtype=boxes.dtype, device=self.device)
+                inputs = RefineInputs(
+                    silhouettes=crops,
+                    joints=crop_joints,
+                    joint_weights=keypoints[..., 2] * visible,
+                    in_image=crop_pixels_in_image(boxes, mask_sizes, size),
+                )
+                refined = self.refiner.refine(cam_wp, pose6d, betas, inputs)
+        # The camera; from here on in the pixels of the images the outputs refer to.
+        scale = torch.tensor(
+            [hw[1] / m[1] for hw, m in zip(image_hw, mask_hw, strict=True)], device=self.device
+        )
+        boxes = boxes * scale[:, None]
+        detected = torch.cat((keypoints[..., :2] * scale[:, None, None], keypoints[..., 2:]), dim=-1)
+        hw = torch.tensor(image_hw, dtype=torch.float32, device=self.device)
+        principal_point = hw.flip(-1) / 2.0
+        focal_length = self.focal_per_crop_pixel * (boxes[:, 2] - boxes[:, 0])
+        camera = (focal_length, principal_point, boxes)
+        regressed = self._place(cam_wp, pose6d, betas, camera, crops, detected, visible, timings)
+        if refined is None:
+            estimate, regressor_estimate = regressed, None
+        else:
+            estimate = self._place(
+                refined.cam_wp, refined.pose6d, refined.betas, camera, crops, detected, visible, timings
             )
-            boxes = boxes * scale[:, None]
-            detected = torch.cat((keypoints[..., :2] * scale[:, None, None], keypoints[..., 2:]), dim=-1)
-            hw = torch.tensor(image_hw, dtype=torch.float32, device=self.device)
-            principal_point = hw.flip(-1) / 2.0
-            focal_length = self.focal_per_crop_pixel * (boxes[:, 2] - boxes[:, 0])
-            cam_t = crop_camera_to_image_camera(cam_wp, boxes, focal_length, principal_point)
-            joints2d = perspective_project(body.coco17, focal_length, principal_point, cam_t)
-        with self._stopwatch(timings, "fit"):
-            camera = (focal_length, principal_point, boxes)
-            iou = self._silhouette_iou(body.vertices + cam_t[:, None], camera, crops)
-            joint_error = _mean_joint_error(joints2d, detected, visible)
+            regressor_estimate = RegressorEstimate(
+                cam_wp=cam_wp,
+                pose_rotmats=regressed.rotmats,
+                betas=betas,
+                cam_t=regressed.cam_t,
+                silhouette_iou=regressed.iou,
+                joints2d_error_px=regressed.joint_error,
+                objective_start=refined.objective_start,
+                objective_end=refined.objective_end,
+                kept=refined.kept_regressor,
+                notes=refined.notes,
+            )
+            cam_wp, betas = refined.cam_wp, refined.betas
+        with self._stopwatch(timings, "body_model"):
+            tpose = self.bundle.tpose_vertices(betas)
+        rotmats, body, cam_t, joints2d = estimate.rotmats, estimate.body, estimate.cam_t, estimate.joints2d
+        iou, joint_error = estimate.iou, estimate.joint_error
         return PredictionBatch(
             cam_wp=cam_wp,
             pose_rotmats=rotmats,
@@ -305,7 +365,33 @@ class Predictor:
             joints2d_error_px=joint_error,
             heatmap_std=self.proxy_rep.heatmap_std,
             timings_ms=timings,
+            regressor=regressor_estimate,
         )
+
+    def _place(
+        self,
+        cam_wp: Tensor,
+        pose6d: Tensor,
+        betas: Tensor,
+        camera: tuple[Tensor, Tensor, Tensor],
+        crops: Tensor,
+        detected: Tensor,
+        visible: Tensor,
+        timings: dict[str, float],
+    ) -> _PlacedBody:
+        """Pose the body model and place it in the image's camera (focal length (B,), principal point (B, 2),
+        crop boxes (B, 4) in image pixels), with its fit scores against the crop silhouettes and the
+        detected joints (B, 17, 3) in image pixels."""
+        focal_length, principal_point, boxes = camera
+        with self._stopwatch(timings, "body_model"):
+            rotmats = rot6d_to_rotmat(pose6d.reshape(-1, 24, 6))
+            body = self.bundle(rotmats, betas)
+            cam_t = crop_camera_to_image_camera(cam_wp, boxes, focal_length, principal_point)
+            joints2d = perspective_project(body.coco17, focal_length, principal_point, cam_t)
+        with self._stopwatch(timings, "fit"):
+            iou = self._silhouette_iou(body.vertices + cam_t[:, None], camera, crops)
+            joint_error = _mean_joint_error(joints2d, detected, visible)
+        return _PlacedBody(rotmats, body, cam_t, joints2d, iou, joint_error)
 
     def predict_images(
         self,
@@ -389,6 +475,18 @@ class Predictor:
         yield
         _synchronise(self.device)
         timings[stage] = timings.get(stage, 0.0) + 1000.0 * (time.perf_counter() - start)
+
+
+@dataclass
+class _PlacedBody:
+    """One set of parameters posed and placed in the image camera, with its fit scores."""
+
+    rotmats: Tensor  # (B, 24, 3, 3)
+    body: BodyOutput
+    cam_t: Tensor  # (B, 3)
+    joints2d: Tensor  # (B, 17, 2) image pixels
+    iou: Tensor  # (B,)
+    joint_error: Tensor  # (B,)
 
 
 def find_person(

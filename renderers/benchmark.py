@@ -1,34 +1,42 @@
-"""Label-map throughput of our rasterizer beside OpenCV's per-triangle silhouette, on the CPU and on CUDA.
+"""Label-map throughput of our rasterizer beside OpenCV's per-triangle silhouette, on the CPU and on CUDA,
+and the differentiable soft silhouette's forward + backward time (full and decimated mesh).
 
-    python -m renderers.benchmark [--batch-sizes 1 4 16 64 256] [--size 256] [--json PATH]
+    python -m renderers.benchmark [--batch-sizes 1 4 16 64 256] [--size 256] [--soft-size 64]
+                                  [--soft-batch 8] [--json PATH]
 
 The mesh is the open body model (additional/open_body/OPEN_BODY_NEUTRAL.npz, 27,420 faces) when present, else
 the procedural six-capsule body (27,352 faces). Each sample is placed as in training data generation: turned
 upright in the camera frame, about 200 px tall at focal 5000 and 42 m (jittered), in a 256 x 256 image.
 The baseline is a Python loop of cv2.fillConvexPoly over the same projected triangles, one image at a time.
-Prints a table and writes JSON.
+The soft silhouette is timed as the fit refinement and the training's silhouette loss use it: forward and
+backward of a batch at a small raster, for the full mesh and for the decimated mesh of fit refinement
+(renderers/decimate.py, 2,000 faces). Prints a table and writes JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import math
 import os
 import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch import Tensor
 
+from renderers.decimate import decimate_to_faces
 from renderers.maps import label_map
 from renderers.procedural_body import LabelledMesh, place_in_camera, procedural_body
+from renderers.soft import soft_silhouette
 
 OPEN_BODY = Path("additional/open_body/OPEN_BODY_NEUTRAL.npz")
 FOCAL = 5000.0
+DECIMATED_FACES = 2000  # as predict/refine.py's default
 
 
 def load_mesh(path: Path = OPEN_BODY) -> tuple[LabelledMesh, str]:
@@ -54,6 +62,8 @@ def sample_vertices(mesh: LabelledMesh, batch_size: int, seed: int = 0) -> Tenso
 def opencv_silhouette(vertices: np.ndarray, faces: np.ndarray, size: int) -> np.ndarray:
     """One silhouette, (size, size) uint8: project, then one cv2.fillConvexPoly per triangle (4 fractional
     bits)."""
+    import cv2  # only for the baseline: the benchmark runs without OpenCV (e.g. on a bare GPU machine)
+
     uv = vertices[:, :2] / vertices[:, 2:] * FOCAL + size / 2
     # fillConvexPoly's fixed point puts pixel centres at integers; ours are at +0.5, hence the shift.
     triangles = np.round((uv[faces] - 0.5) * 16).astype(np.int32)
@@ -81,10 +91,12 @@ def benchmark(batch_sizes: list[int], size: int, devices: list[str]) -> dict:
     vertices = sample_vertices(mesh, max(batch_sizes))
     faces_np = mesh.faces.numpy()
     first = vertices[0].numpy()
-    opencv_seconds = best_time(lambda: opencv_silhouette(first, faces_np, size), lambda: None)
-    ours = label_map(vertices[:1], mesh.faces, mesh.face_labels, FOCAL, None, (size, size))[0] > 0
-    theirs = torch.from_numpy(opencv_silhouette(first, faces_np, size) > 0)
-    agreement = ((ours & theirs).sum() / (ours | theirs).sum()).item()
+    opencv_seconds, agreement = math.nan, math.nan
+    if importlib.util.find_spec("cv2") is not None:
+        opencv_seconds = best_time(lambda: opencv_silhouette(first, faces_np, size), lambda: None)
+        ours = label_map(vertices[:1], mesh.faces, mesh.face_labels, FOCAL, None, (size, size))[0] > 0
+        theirs = torch.from_numpy(opencv_silhouette(first, faces_np, size) > 0)
+        agreement = ((ours & theirs).sum() / (ours | theirs).sum()).item()
 
     rows = []
     for device in devices:
@@ -121,11 +133,55 @@ def benchmark(batch_sizes: list[int], size: int, devices: list[str]) -> dict:
             "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__,
-            "opencv": cv2.__version__,
+            "opencv": _opencv_version(),
             "cuda_device": torch.cuda.get_device_name() if "cuda" in devices else None,
         },
         "results": rows,
     }
+
+
+def soft_silhouette_rows(mesh: LabelledMesh, batch_size: int, size: int, devices: list[str]) -> list[dict]:
+    """ms per image of soft_silhouette forward + backward, full and decimated mesh, at `size` px."""
+    scale = size / 256
+    vertices = sample_vertices(mesh, batch_size, seed=1)
+    groups = torch.zeros(mesh.vertices.shape[0], dtype=torch.int64).numpy()  # one group: a static mesh
+    decimated = decimate_to_faces(mesh.vertices.numpy(), mesh.faces.numpy(), groups, DECIMATED_FACES)
+    meshes = {
+        "full": (None, mesh.faces),
+        "decimated": (torch.as_tensor(decimated.vertex_index), torch.as_tensor(decimated.faces)),
+    }
+    rows = []
+    for device in devices:
+        synchronise = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+        for name, (index, faces) in meshes.items():
+            points = (vertices if index is None else vertices[:, index]).to(device)
+            faces = faces.to(device)
+
+            def run(points=points, faces=faces) -> None:
+                points = points.detach().requires_grad_(True)
+                soft = soft_silhouette(points, faces, FOCAL * scale, None, (size, size), checkpointed=False)
+                soft.square().sum().backward()
+
+            seconds = best_time(run, synchronise)
+            rows.append(
+                {
+                    "device": device,
+                    "mesh": name,
+                    "faces": int(faces.shape[0]),
+                    "batch_size": batch_size,
+                    "size": size,
+                    "ms_per_image": seconds * 1e3 / batch_size,
+                }
+            )
+    return rows
+
+
+def _opencv_version() -> str | None:
+    if importlib.util.find_spec("cv2") is None:
+        return None
+    import cv2
+
+    return cv2.__version__
 
 
 def print_table(report: dict) -> None:
@@ -142,6 +198,12 @@ def print_table(report: dict) -> None:
             f"{row['device']:>6} {row['batch_size']:>6} {row['ms_per_batch']:>10.2f} "
             f"{row['ms_per_image']:>9.3f} {row['images_per_second']:>10.0f} {row['time_vs_opencv']:>14.2f}"
         )
+    print("soft silhouette, forward + backward:")
+    for row in report["soft_silhouette"]:
+        print(
+            f"{row['device']:>6} {row['mesh']:>10} ({row['faces']} faces), batch {row['batch_size']}, "
+            f"{row['size']} px: {row['ms_per_image']:.1f} ms per image"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -150,6 +212,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4, 16, 64, 256])
     parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--soft-size", type=int, default=64, help="soft-silhouette raster side")
+    parser.add_argument("--soft-batch", type=int, default=8, help="soft-silhouette batch size")
     parser.add_argument("--cpu-only", action="store_true", help="skip CUDA even when it is available")
     parser.add_argument("--json", type=Path, default=Path("outputs/renderer_benchmark.json"))
     args = parser.parse_args(argv)
@@ -157,6 +221,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("batch sizes and the image size must be positive.")
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() and not args.cpu_only else [])
     report = benchmark(args.batch_sizes, args.size, devices)
+    mesh, _ = load_mesh()
+    report["soft_silhouette"] = soft_silhouette_rows(mesh, args.soft_batch, args.soft_size, devices)
     print_table(report)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2))

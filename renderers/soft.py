@@ -43,11 +43,14 @@ def soft_silhouette(
     near: float = 0.1,
     far: float = 100.0,
     max_candidates: int | None = None,
+    checkpointed: bool = True,
 ) -> Tensor:
     """(B, H, W) float in [0, 1], differentiable with respect to `vertices` (B, V, 3) camera frame.
 
     sigma: fall-off length in pixels outside the outline; cutoff: distance, in sigmas, past which a pixel is
-    0 (exp(-5) = 0.007 at the default). Other arguments as `rasterize`.
+    0 (exp(-5) = 0.007 at the default); checkpointed: recompute each chunk in the backward pass instead of
+    keeping its intermediates (bounded memory for large batches and rasters; off, small rasters run about
+    twice as fast). Other arguments as `rasterize`.
     """
     _check_softness(sigma, cutoff)
     check_mesh(vertices, faces)
@@ -63,13 +66,13 @@ def soft_silhouette(
     segments, sample = _outline_segments(triangles, faces, vertices.shape[1], far)
     lo, hi = pixel_bounds(segments.detach(), cameras.image_size, margin=reach)
     distance = vertices.new_full((batch_size * height * width,), reach)
-    differentiable = torch.is_grad_enabled() and segments.requires_grad
+    recompute = checkpointed and torch.is_grad_enabled() and segments.requires_grad
     keep = torch.ones_like(sample, dtype=torch.bool)
     for group in pixel_windows(lo, hi, keep, cameras.image_size):
         # A soft candidate carries more intermediates than a hard one, hence smaller chunks.
         for windows in group.chunks(budget // 4):
             args = (segments, sample, covered, windows, (height, width), reach)
-            if differentiable:
+            if recompute:
                 chunk = checkpoint(_nearest_distance, *args, use_reentrant=False)
             else:
                 chunk = _nearest_distance(*args)

@@ -508,7 +508,12 @@ def test_script_generates_the_synthetic_benchmark_on_first_use(tmp_path, capsys)
     document = check_report(out, "synthetic", 3, set(METRIC_KEYS))
     assert 0.0 <= document["metrics"]["miou"]["value"] <= 1.0
     assert document["settings"]["ground_truth_body_model"] == "open"
-    assert f"report: {out}" in capsys.readouterr().out
+    # Refinement is on by default: the regressor alone (the paper's protocol) is reported beside it.
+    assert document["settings"]["refine_steps"] > 0
+    assert set(document["metrics_regressor"]) == set(METRIC_KEYS)
+    assert all(set(s["metrics_regressor"]) == set(s["metrics"]) for s in document["samples"])
+    printed = capsys.readouterr().out
+    assert "regressor   refined" in printed and f"report: {out}" in printed
 
 
 def test_other_body_model_than_the_ground_truth(ssp3d_dir, ground_truth, smpl_dir, tmp_path):

@@ -149,7 +149,8 @@ def scene_run(tmp_path_factory: pytest.TempPathFactory, people, checkpoint: Path
         write_rgb(images / f"person{index}.png", rgb)
         write_precomputed(masks, f"person{index}", mask, keypoints)
     argv = ["--input", str(images), "--checkpoint", str(checkpoint), "--silh_from", "precomputed"]
-    exit_code = run_predict.main([*argv, "--mask_dir", str(masks), "--quiet", "--batch_size", "2"])
+    options = ["--mask_dir", str(masks), "--quiet", "--batch_size", "2", "--refine_steps", "0"]
+    exit_code = run_predict.main([*argv, *options])
     output = root / "images_straps_output"
     return {"exit_code": exit_code, "output": output, "images": images, "masks": masks}
 
@@ -271,6 +272,8 @@ def test_predictor_rejects_bad_inputs(predictor: Predictor, people) -> None:
 # -------------------------------------------------------------------------------------- end-to-end, files
 
 
+# npz keys that refinement also writes with a _regressor suffix (the regressor's own result).
+REGRESSOR_KEYS = ("pose", "pose_rotmats", "betas", "cam_wp", "cam_t")
 STAGES = {"read", "detect", "crop_proxy", "regressor", "body_model", "fit", "render", "write", "total"}
 
 
@@ -279,7 +282,8 @@ def check_image_outputs(
 ) -> dict[str, np.ndarray]:
     """Check one successful image's summary entry, npz schema and OBJ; returns the npz arrays."""
     assert entry["status"] == "ok", entry.get("reason")
-    assert set(entry["timings_ms"]) == STAGES and all(ms >= 0 for ms in entry["timings_ms"].values())
+    stages = set(entry["timings_ms"])
+    assert stages - {"refine"} == STAGES and all(ms >= 0 for ms in entry["timings_ms"].values())
     expected_files = [f"{stem}.npz", f"{stem}.obj"] + [f"{stem}_{kind}.png" for kind in OUTPUT_KINDS[2:]]
     assert sorted(entry["outputs"]) == sorted(expected_files)
     assert all((output / name).is_file() for name in expected_files)
@@ -287,9 +291,13 @@ def check_image_outputs(
 
     with np.load(output / f"{stem}.npz", allow_pickle=False) as data:
         arrays = {key: data[key] for key in data.files}
-    assert set(arrays) == set(NPZ_SHAPES) | {"vertices", "faces", "tpose_vertices", "body_model", "gender"}
+    regressor = {f"{key}_regressor" for key in REGRESSOR_KEYS} if "refine" in stages else set()
+    expected = set(NPZ_SHAPES) | {"vertices", "faces", "tpose_vertices", "body_model", "gender"} | regressor
+    assert set(arrays) == expected
     for key, shape in NPZ_SHAPES.items():
         assert arrays[key].shape == shape and arrays[key].dtype == np.float32, key
+        if key in REGRESSOR_KEYS and regressor:
+            assert arrays[f"{key}_regressor"].shape == shape, key
     assert arrays["vertices"].shape == arrays["tpose_vertices"].shape == (bundle.num_vertices, 3)
     assert arrays["vertices"].dtype == arrays["tpose_vertices"].dtype == np.float32
     assert arrays["faces"].shape == (bundle.num_faces, 3) and arrays["faces"].dtype == np.int32

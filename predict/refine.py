@@ -1,0 +1,265 @@
+"""Fit refinement: a few gradient steps that pull each regressed body onto its own silhouette and joints.
+
+The regressor is the faithful STRAPS network; refinement is a stage after it (as SPIN and EFT optimise after
+regression), and with `steps = 0` it is skipped and the regressor's output is returned untouched. It works
+in the crop the regressor saw, with the regressor's own parameters as variables, batched over images:
+pose (B, 24, 6) in 6D, betas (B, 10) and the weak-perspective camera (B, 3), Adam for `steps` steps.
+
+Objective, per image (weights in `RefineConfig`):
+- silhouette: mean over the crop's pixels that lie inside the image (a body cut off by the photo's border is
+  not pulled into the frame) of (soft - target)^2, where soft is the differentiable soft silhouette of a
+  decimated body mesh (renderers/soft.py, renderers/decimate.py) at `silhouette_wh` px and target the input
+  silhouette resampled to that size and softened alike (`soften_mask`);
+- joints: Geman-McClure rho(r) = r^2 / (r^2 + s^2) of the distance r between the body's projected COCO
+  joints and the detected ones, in normalised crop units (s = `joint_scale`), weighted by the detector's
+  confidence, over the joints drawn into the heatmaps only (confidence >= the predictor's threshold), and
+  averaged over them;
+- pose prior: mean over the 24 joints of the squared Frobenius distance between the rotation and the
+  regressor's (the network is the prior);
+- shape priors: squared distance of the betas to the regressor's, and their squared magnitude (betas are
+  N(0, I) in both body models);
+- joint-angle limits: squared excess, in radians, of each joint's Euler angles beyond the anatomical limits
+  of the procedural pose sampler (data/procedural_poses.py), for every joint but the global orientation.
+
+Each image keeps the parameters with the lowest objective met along the way; when that is the starting point
+(the fit only made things worse), it keeps the regressor's result and is reported as such. An image whose
+silhouette fills (nearly) its whole crop, i.e. the mask tells nothing of the outline, is not refined.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from data.procedural_poses import joint_angle_limits
+from models.bundle import BodyModelBundle
+from renderers.decimate import decimate_to_faces
+from renderers.soft import soft_silhouette, soften_mask
+from utils.cameras import weak_perspective_project, weak_perspective_to_translation
+from utils.rotations import rot6d_to_rotmat
+
+# Images whose silhouette covers more than this share of the crop's in-image pixels are not refined.
+_FULL_MASK_SHARE = 0.9
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    """Settings of the fit (see the module docstring for the objective)."""
+
+    steps: int = 20
+    lr: float = 0.03
+    silhouette_wh: int = 64  # side of the soft-silhouette raster
+    sigma: float = 1.0  # soft-silhouette fall-off, pixels of that raster
+    cutoff: float = 3.0  # in sigmas: the band around the outline where pixels are soft
+    target_faces: int = 2000  # faces of the decimated mesh used for the silhouette
+    joint_scale: float = 0.1  # Geman-McClure scale, normalised crop units (1 = half the crop side)
+    silhouette_weight: float = 1.0
+    joint_weight: float = 0.3
+    pose_prior_weight: float = 0.002
+    betas_prior_weight: float = 0.001
+    betas_magnitude_weight: float = 0.0005
+    angle_limit_weight: float = 0.1
+
+
+@dataclass
+class RefineResult:
+    """Refined parameters (B, ...) and, per image, the objective before and after and whether the
+    regressor's result was kept (`kept_regressor`, bool (B,)) with the reason (`notes`)."""
+
+    cam_wp: Tensor
+    pose6d: Tensor
+    betas: Tensor
+    objective_start: Tensor
+    objective_end: Tensor
+    kept_regressor: Tensor
+    notes: list[str]
+
+
+@dataclass
+class RefineInputs:
+    """What the regressor saw, in its crop of side S.
+
+    silhouettes: (B, S, S) bool; joints: (B, 17, 2) crop pixels; joint_weights: (B, 17) detector confidence
+    for the joints to fit, 0 for the others; in_image: (B, S, S) bool, crop pixels inside the image.
+    """
+
+    silhouettes: Tensor
+    joints: Tensor
+    joint_weights: Tensor
+    in_image: Tensor
+
+
+class Refiner:
+    """Batched fit of regressed bodies to their silhouettes and joints.
+
+    Args:
+        bundle: the body-model bundle (on the prediction device).
+        config: steps, raster size, weights.
+        focal_per_pixel: the training camera's focal length per pixel of crop side (5000 / 256), which
+            turns the weak-perspective camera into a perspective one for the soft silhouette.
+    """
+
+    def __init__(
+        self, bundle: BodyModelBundle, config: RefineConfig | None = None, focal_per_pixel: float = 5000 / 256
+    ):
+        self.bundle = bundle
+        self.config = config or RefineConfig()
+        self.focal_per_pixel = focal_per_pixel
+        device = bundle.faces.device
+        mean_betas = bundle.mean_params[-10:].detach().cpu()[None]
+        rest = bundle.tpose_vertices(mean_betas.to(device))[0].detach().cpu().numpy()
+        groups = bundle.body_model.smpl.lbs_weights.argmax(dim=1).cpu().numpy()
+        mesh = decimate_to_faces(rest, bundle.faces.cpu().numpy(), groups, self.config.target_faces)
+        self.vertex_index = torch.as_tensor(mesh.vertex_index, device=device)
+        self.faces = torch.as_tensor(mesh.faces, device=device)
+        lower, upper = joint_angle_limits()
+        self.angle_lower = torch.deg2rad(lower).to(device)[1:]  # (23, 3), the global orientation is free
+        self.angle_upper = torch.deg2rad(upper).to(device)[1:]
+
+    def refine(self, cam_wp: Tensor, pose6d: Tensor, betas: Tensor, inputs: RefineInputs) -> RefineResult:
+        """Fit (B, 3) cameras, (B, 144) 6D poses and (B, 10) betas to `inputs`; see the module docstring."""
+        cfg = self.config
+        batch_size = cam_wp.shape[0]
+        start = (cam_wp.detach().float(), pose6d.detach().float().reshape(batch_size, 24, 6), betas.detach())
+        start_rotmats = rot6d_to_rotmat(start[1])
+        target, pixel_weights = self._silhouette_targets(inputs)
+        active = self._refinable(inputs)
+
+        variables = [tensor.clone().requires_grad_(True) for tensor in start]
+        optimiser = torch.optim.Adam(variables, lr=cfg.lr)
+        best = [tensor.clone() for tensor in start]
+        best_objective = torch.full((batch_size,), math.inf, device=cam_wp.device)
+        objective_start = None
+        with torch.enable_grad():
+            for step in range(cfg.steps + 1):
+                objective = self._objective(
+                    *variables, start_rotmats, start[2], inputs, target, pixel_weights
+                )
+                detached = objective.detach()
+                if objective_start is None:
+                    objective_start = detached.clone()
+                better = (detached < best_objective) & active
+                for kept, current in zip(best, variables, strict=True):
+                    kept[better] = current.detach()[better]
+                best_objective = torch.where(better, detached, best_objective)
+                if step == cfg.steps:
+                    break
+                optimiser.zero_grad(set_to_none=True)
+                (objective * active).sum().backward()
+                optimiser.step()
+
+        kept_regressor = ~active | (best_objective >= objective_start)
+        for kept, original in zip(best, start, strict=True):
+            kept[kept_regressor] = original[kept_regressor]
+        objective_end = torch.where(kept_regressor, objective_start, best_objective)
+        notes = [
+            ""
+            if not keep
+            else "the silhouette fills its crop, so it was not refined"
+            if not is_active
+            else "the fit did not lower its objective, so the regressor's result was kept"
+            for keep, is_active in zip(kept_regressor.tolist(), active.tolist(), strict=True)
+        ]
+        cam, pose, shape = best
+        return RefineResult(
+            cam_wp=cam.to(cam_wp.dtype),
+            pose6d=pose.reshape(batch_size, -1).to(pose6d.dtype),
+            betas=shape.to(betas.dtype),
+            objective_start=objective_start,
+            objective_end=objective_end,
+            kept_regressor=kept_regressor,
+            notes=notes,
+        )
+
+    # ------------------------------------------------------------------------------------------------------
+
+    def _objective(
+        self,
+        cam_wp: Tensor,
+        pose6d: Tensor,
+        betas: Tensor,
+        start_rotmats: Tensor,
+        start_betas: Tensor,
+        inputs: RefineInputs,
+        target: Tensor,
+        pixel_weights: Tensor,
+    ) -> Tensor:
+        """(B,) the weighted objective at the current parameters."""
+        cfg = self.config
+        rotmats = rot6d_to_rotmat(pose6d)
+        body = self.bundle(rotmats, betas)
+
+        size = cfg.silhouette_wh
+        focal = self.focal_per_pixel * size
+        translation = weak_perspective_to_translation(cam_wp, focal, size)
+        vertices = body.vertices[:, self.vertex_index] + translation[:, None]
+        soft = soft_silhouette(
+            vertices, self.faces, focal, None, (size, size), cfg.sigma, cfg.cutoff, checkpointed=False
+        )
+        silhouette = ((soft - target).square() * pixel_weights).flatten(1).sum(1)
+
+        crop_side = inputs.silhouettes.shape[-1]
+        detected = inputs.joints / (crop_side / 2.0) - 1.0
+        projected = weak_perspective_project(body.coco17, cam_wp)
+        squared = (projected - detected).square().sum(-1)
+        robust = squared / (squared + cfg.joint_scale**2)
+        weights = inputs.joint_weights
+        joints = (robust * weights).sum(1) / weights.sum(1).clamp_min(1e-6)
+
+        pose_prior = (rotmats - start_rotmats).square().sum((-1, -2)).mean(1)
+        betas_prior = (betas - start_betas).square().sum(1)
+        betas_magnitude = betas.square().sum(1)
+        angles = _euler_xyz(rotmats[:, 1:])
+        excess = F.relu(self.angle_lower - angles) + F.relu(angles - self.angle_upper)
+        angle_limits = excess.square().sum((1, 2))
+
+        return (
+            cfg.silhouette_weight * silhouette
+            + cfg.joint_weight * joints
+            + cfg.pose_prior_weight * pose_prior
+            + cfg.betas_prior_weight * betas_prior
+            + cfg.betas_magnitude_weight * betas_magnitude
+            + cfg.angle_limit_weight * angle_limits
+        )
+
+    def _silhouette_targets(self, inputs: RefineInputs) -> tuple[Tensor, Tensor]:
+        """Softened (B, s, s) targets at the raster size and per-pixel weights that average over the crop's
+        in-image pixels."""
+        size = self.config.silhouette_wh
+        coverage = F.interpolate(inputs.silhouettes[:, None].float(), size=(size, size), mode="area")[:, 0]
+        target = soften_mask(coverage > 0.5, self.config.sigma, self.config.cutoff)
+        in_image = F.interpolate(inputs.in_image[:, None].float(), size=(size, size), mode="area")[:, 0] > 0.5
+        weights = in_image.float() / in_image.flatten(1).sum(1).clamp_min(1)[:, None, None]
+        return target, weights
+
+    @staticmethod
+    def _refinable(inputs: RefineInputs) -> Tensor:
+        """(B,) bool: images whose silhouette leaves some of the crop's in-image pixels free."""
+        inside = inputs.in_image.flatten(1).sum(1)
+        covered = (inputs.silhouettes & inputs.in_image).flatten(1).sum(1)
+        return (covered > 0) & (covered < _FULL_MASK_SHARE * inside)
+
+
+def crop_pixels_in_image(boxes: Tensor, image_hw: Tensor, size: int) -> Tensor:
+    """(B, S, S) bool: which pixels of each square crop box (B, 4) [x0, y0, x1, y1] lie inside its image
+    (B, 2) (height, width); S = size."""
+    centres = (torch.arange(size, device=boxes.device, dtype=boxes.dtype) + 0.5) / size
+    side = (boxes[:, 2] - boxes[:, 0])[:, None]
+    xs = boxes[:, :1] + centres[None] * side  # (B, S)
+    ys = boxes[:, 1:2] + centres[None] * side
+    inside_x = (xs >= 0) & (xs < image_hw[:, 1:2])
+    inside_y = (ys >= 0) & (ys < image_hw[:, :1])
+    return inside_y[:, :, None] & inside_x[:, None, :]
+
+
+def _euler_xyz(rotmats: Tensor) -> Tensor:
+    """Angles (a, b, c) of R = R_x(a) @ R_y(b) @ R_z(c), (..., 3, 3) -> (..., 3) radians (the procedural
+    sampler's convention); b is kept off +-90 degrees, where the decomposition is not unique."""
+    b = torch.asin(rotmats[..., 0, 2].clamp(-0.9999, 0.9999))
+    a = torch.atan2(-rotmats[..., 1, 2], rotmats[..., 2, 2])
+    c = torch.atan2(-rotmats[..., 0, 1], rotmats[..., 0, 0])
+    return torch.stack((a, b, c), dim=-1)

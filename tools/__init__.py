@@ -1,0 +1,1 @@
+"""Tools that make the repository's assets and figures; nothing at run time imports them."""
