@@ -61,7 +61,7 @@ echo "== training for $MINUTES minutes"
 python3 run_train.py --init_from checkpoints/open_body/straps_open_body.pt --output_dir "$OUT/run" \
     --device "$DEVICE" train.max_minutes="$MINUTES" train.epochs=1000 train.warmup_steps=50 \
     train.checkpoint_every_epochs=0 train.image_every_steps=0 "${RECIPE[@]}" 2>&1 \
-    | tr '\r' '\n' | grep -v "sample/s" | tee "$OUT/train.log"
+    | tr "\r" "\n" | grep -v -E "sample/s|s/sample" | tee "$OUT/train.log"
 python3 -m train.export "$OUT/run" --out "$OUT/straps_open_body.pt"
 split -b 15M "$OUT/straps_open_body.pt" "$OUT/straps_open_body.pt.part-"
 cp "$OUT/run/val_metrics.jsonl" "$OUT/val_metrics.jsonl"
