@@ -47,3 +47,20 @@ def test_export_ships_the_best_weights_without_aliases(tmp_path):
 def test_export_of_a_run_without_best_checkpoint_fails_clearly(tmp_path, capsys):
     assert main([str(tmp_path), "--out", str(tmp_path / "m.pt")]) == 1
     assert "best.tar not found" in capsys.readouterr().err
+
+
+def test_export_of_a_chosen_epoch(tmp_path):
+    run = tmp_path / "run"
+    for epoch, seed in ((0, 0), (4, 1)):
+        save_regressor_checkpoint(
+            run / "checkpoints" / f"epoch_{epoch:03d}.tar",
+            _regressor(seed),
+            extra={"epoch": epoch, "step": 9},
+        )
+    record = export_run(run, tmp_path / "m.pt", epoch=4)
+    assert record["epoch"] == 4 and record["source"].endswith("epoch_004.tar")
+    shipped, reference = _regressor(2), _regressor(1)
+    load_regressor_weights(shipped, tmp_path / "m.pt")
+    key = "ief_module.fc1.weight"
+    torch.testing.assert_close(shipped.state_dict()[key], reference.state_dict()[key], atol=1e-3, rtol=1e-3)
+    assert main([str(run), "--out", str(tmp_path / "x.pt"), "--epoch", "7"]) == 1  # no such epoch

@@ -15,12 +15,13 @@ import sys
 from pathlib import Path
 
 from models.checkpoint import CheckpointError, read_checkpoint, save_regressor_checkpoint
-from train.checkpointing import BEST_FILE, CHECKPOINT_DIR
+from train.checkpointing import BEST_FILE, CHECKPOINT_DIR, epoch_file
 
 
-def export_run(run_dir: Path, out: Path, half_precision: bool = True) -> dict:
-    """Write `out` and `out` with a .json suffix from `run_dir`'s best checkpoint; returns the record."""
-    source = run_dir / CHECKPOINT_DIR / BEST_FILE
+def export_run(run_dir: Path, out: Path, half_precision: bool = True, epoch: int | None = None) -> dict:
+    """Write `out` and `out` with a .json suffix from `run_dir`'s best checkpoint (or that of the given
+    epoch, when the run saved one); returns the record."""
+    source = run_dir / CHECKPOINT_DIR / (BEST_FILE if epoch is None else epoch_file(epoch))
     if not source.is_file():
         raise CheckpointError(f"{source} not found: pass the output folder of a run that has validated once.")
     content = read_checkpoint(source)
@@ -53,9 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", type=Path, help="a run's output folder (holding checkpoints/best.tar)")
     parser.add_argument("--out", type=Path, required=True, help="the checkpoint file to write")
     parser.add_argument("--fp32", action="store_true", help="keep float32 weights (default: float16)")
+    parser.add_argument("--epoch", type=int, help="export this epoch's checkpoint instead of the best one")
     args = parser.parse_args(argv)
     try:
-        record = export_run(args.run_dir, args.out, half_precision=not args.fp32)
+        record = export_run(args.run_dir, args.out, half_precision=not args.fp32, epoch=args.epoch)
     except CheckpointError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
