@@ -333,9 +333,9 @@ class Trainer:
 
     def _resume(self, path: str | Path) -> None:
         state = load_training_state(path, map_location=self.device)
-        load_regressor_weights(self.regressor, state, which="current")
+        load_regressor_weights(self.regressor, state, which="current", name=path)
         best = _build_regressor(self.bundle, self.config)
-        load_regressor_weights(best, state, which="best")
+        load_regressor_weights(best, state, which="best", name=path)
         self.best_state = _cpu_copy(best.state_dict())
         try:
             self.criterion.load_state_dict(state["criterion_state_dict"])
