@@ -41,8 +41,13 @@ def test_saved_checkpoints_carry_a_checksum_that_catches_damage(tmp_path: Path, 
     content = read_checkpoint(path)
     assert len(content[CHECKSUM_KEY]) == 64
     load_regressor_weights(regressor, path)
-    overwrite_middle(path, 2**16)
+    content["model_state_dict"]["ief_module.fc3.bias"][0] += 0.5  # one weight changed, the checksum kept
+    torch.save(dict(content), path)
     with pytest.raises(CheckpointError, match=r"ours\.pt' is damaged"):
+        read_checkpoint(path)
+    save_regressor_checkpoint(path, regressor)
+    overwrite_middle(path, 2**16)  # torch's own zip checks or the checksum: refused either way
+    with pytest.raises(CheckpointError, match=r"ours\.pt' is (damaged|not a readable PyTorch checkpoint)"):
         read_checkpoint(path)
 
 

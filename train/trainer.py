@@ -36,6 +36,7 @@ from train.checkpointing import (
     BEST_FILE,
     CHECKPOINT_DIR,
     LAST_FILE,
+    METRICS_LOG,
     STATE_FILE,
     Progress,
     TrainingStateError,
@@ -43,6 +44,7 @@ from train.checkpointing import (
     load_training_state,
     restore_rng_states,
     rng_states,
+    trim_metrics_log,
 )
 from train.distributed import DistributedContext, setup_distributed
 from train.losses import HomoscedasticMultiTaskLoss, SilhouetteLoss
@@ -52,6 +54,7 @@ from train.summaries import TrainingLogger, mesh_images, proxy_images, tile
 from train.synthetic_batch import SyntheticBatch, SyntheticBatchGenerator
 from train.training_model import StepLosses, TrainingModel
 from train.validation import MeanAccumulator, check_metric_names, sample_metrics, to_report
+from utils.stale_files import remove_stale_temp_files
 
 _IMAGE_SAMPLES = 4  # samples per TensorBoard image grid
 
@@ -282,7 +285,7 @@ class Trainer:
             return
         report = to_report(metrics)
         self.logger.scalars("val", report, self.progress.step)
-        with (self.output_dir / "val_metrics.jsonl").open("a") as file:
+        with (self.output_dir / METRICS_LOG).open("a") as file:
             file.write(
                 json.dumps({"epoch": epoch, "step": self.progress.step, "best": improved, **report}) + "\n"
             )
@@ -359,6 +362,9 @@ class Trainer:
         is_main = self.dist.is_main
         if is_main:
             (self.output_dir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
+            remove_stale_temp_files(self.output_dir / CHECKPOINT_DIR, recursive=False)  # of killed runs
+            if self.resumed:
+                trim_metrics_log(self.output_dir / METRICS_LOG, self.progress.step)
             if not self.resumed and (self.output_dir / CHECKPOINT_DIR / STATE_FILE).exists():
                 warnings.warn(
                     f"{self.output_dir} holds an earlier run, whose checkpoints will be overwritten; pass "
