@@ -16,6 +16,7 @@ The original's command line keeps working where detectron2 and the SMPL files ar
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -223,7 +224,8 @@ def run(args: argparse.Namespace) -> int:
     output_dir = args.output if args.output is not None else default_output_dir(args.input)
     check_output_dir(output_dir, args.input)
     resolved_output = output_dir.resolve()
-    paths = [path for path in paths if not path.resolve().is_relative_to(resolved_output)]  # earlier outputs
+    # Earlier outputs are no inputs (realpath, unlike resolve, takes symbolic link loops without raising).
+    paths = [path for path in paths if not Path(os.path.realpath(path)).is_relative_to(resolved_output)]
     if not paths:
         raise UsageError(
             f"No image files found at {args.input} (looked for .jpg, .jpeg, .png, .bmp, .tif, .tiff, .webp"
