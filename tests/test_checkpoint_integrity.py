@@ -114,3 +114,27 @@ def test_random_bytes_say_what_the_file_is_without_torch_advice(tmp_path: Path, 
     with pytest.raises(CheckpointError, match=r"noise\.tar' is not a readable PyTorch checkpoint") as caught:
         load_regressor_weights(regressor, path)
     assert "weights_only" not in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_checkpoint_of_another_network_is_said_to_be_one(tmp_path: Path) -> None:
+    """Recognised by its weights before any body model is looked for (the SMPL files are absent here)."""
+    from predict.predictor import Predictor
+
+    other = {"backbone.conv.weight": torch.zeros(8, 3, 3, 3), "head.fc.weight": torch.zeros(10, 8)}
+    torch.save({"best_model_state_dict": other}, tmp_path / "other_net.tar")
+    torch.save(other, tmp_path / "bare.pt")
+    for name in ("other_net.tar", "bare.pt"):
+        with pytest.raises(CheckpointError, match=rf"{name}' does not fit the model: .* missing keys"):
+            Predictor.from_checkpoint(tmp_path / name, additional_dir=tmp_path / "no_assets", device="cpu")
+
+
+def test_exports_carry_the_checksum(tmp_path: Path, regressor) -> None:
+    from train.export import export_run
+
+    save_regressor_checkpoint(tmp_path / "run/checkpoints/best.tar", regressor, extra={"step": 4, "epoch": 0})
+    export_run(tmp_path / "run", tmp_path / "shipped.pt")
+    content = read_checkpoint(tmp_path / "shipped.pt")  # verified on reading
+    assert (
+        len(content[CHECKSUM_KEY]) == 64
+        and content["model_state_dict"]["image_encoder.conv1.weight"].dtype == torch.float16
+    )
