@@ -48,8 +48,12 @@ class OutputFolder:
         self._created = not self.path.exists()
         _create_writable(self.path)
         self._lock = _acquire_lock(self.path)
-        self.removed_temp_files = remove_stale_temp_files(self.path)
-        self.previous = read_records(self.path / RECORDS_NAME)
+        try:
+            self.removed_temp_files = remove_stale_temp_files(self.path)
+            self.previous = read_records(self.path / RECORDS_NAME)
+        except BaseException:
+            self.close()
+            raise
         self.write_error: str | None = None
 
     def __enter__(self) -> OutputFolder:
