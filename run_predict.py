@@ -1,10 +1,12 @@
 """3D body shape and pose for the main person of every image: `python run_predict.py --input PATH`.
 
 Writes per image `<stem>.npz` (SMPL-format parameters, camera, mesh), `<stem>.obj`, overlay / side / T-pose
-pictures and the proxy representation the network saw, plus one `summary.json` for the run (predict/outputs.py
-lists the contents). Exit status: 0 when the run completed (even if some images had no person or could not
-be read: the summary says which and why), 2 for usage errors, 1 for missing or unusable assets (checkpoint,
-body model, detector); errors are one sentence on stderr.
+pictures and the proxy representation the network saw, its line in `records.jsonl` as soon as it is done, and
+one `summary.json` describing the output folder (predict/outputs.py and predict/run_records.py list the
+contents); `--skip_existing` resumes a killed run. Exit status: 0 when the run completed (even if some
+images had no person or could not be read: the summary says which and why), 2 for usage errors (an output
+folder that cannot be written, or that another run is writing into, among them), 1 for missing or unusable
+assets (checkpoint, body model, detector); errors are one sentence on stderr.
 
 The original's command line keeps working where detectron2 and the SMPL files are installed:
     python run_predict.py --input ./demo --checkpoint checkpoints/straps_model_checkpoint.tar \
@@ -14,6 +16,7 @@ The original's command line keeps working where detectron2 and the SMPL files ar
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -44,7 +47,8 @@ from predict.predictor import (
     resolve_device,
 )
 from predict.refine import RefineConfig
-from utils.image_io import DEFAULT_MAX_SIDE, InputPathError, list_images
+from predict.run_records import OutputFolder, OutputFolderUnusableError
+from utils.image_io import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, InputPathError, list_images
 
 EXIT_ASSET_ERROR = 1
 EXIT_USAGE_ERROR = 2
@@ -161,6 +165,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="images are downscaled to this long side on reading (default: %(default)s)",
     )
     parser.add_argument(
+        "--max_pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help="images of more pixels are refused before decoding (JPEGs decoded at 1/2 to 1/8 size where that "
+        "fits) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--skip_existing",
+        action="store_true",
+        help="do not redo images recorded as done in the output folder with all their files present",
+    )
+    parser.add_argument(
         "--overlay_max_side",
         type=int,
         default=1600,
@@ -191,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         UsageError,
         InputPathError,
         OutputFolderError,
+        OutputFolderUnusableError,
         DetectorConfigError,
         DeviceUnavailableError,
     ) as error:
@@ -211,11 +228,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--max_side, --overlay_max_side and --view_size must be at least 16 pixels.")
     if not 0.0 <= args.joint_threshold <= 1.0:
         raise UsageError(f"--joint_threshold must lie in [0, 1], got {args.joint_threshold}.")
+    if args.max_pixels < 256:
+        raise UsageError(f"--max_pixels must be at least 256, got {args.max_pixels}.")
     paths = list_images(args.input, recursive=args.recursive)
     output_dir = args.output if args.output is not None else default_output_dir(args.input)
     check_output_dir(output_dir, args.input)
     resolved_output = output_dir.resolve()
-    paths = [path for path in paths if not path.resolve().is_relative_to(resolved_output)]  # earlier outputs
+    # Earlier outputs are no inputs (realpath, unlike resolve, takes symbolic link loops without raising).
+    paths = [path for path in paths if not Path(os.path.realpath(path)).is_relative_to(resolved_output)]
     if not paths:
         raise UsageError(
             f"No image files found at {args.input} (looked for .jpg, .jpeg, .png, .bmp, .tif, .tiff, .webp"
@@ -224,7 +244,11 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(f"cuda:{args.gpu}" if args.gpu is not None else args.device)
     joints_from = args.joints_from or _JOINTS_FOR.get(args.silh_from, args.silh_from)
     detector_options = _detector_options(args, joints_from, device)
-    with make_detector(args.silh_from, joints_from, **detector_options) as detector:
+    # The output folder is created, checked writable and locked before any model loads.
+    with (
+        OutputFolder(output_dir) as folder,
+        make_detector(args.silh_from, joints_from, **detector_options) as detector,
+    ):
         predictor = _build_predictor(args, device)
         outputs = OutputOptions(
             **{kind: getattr(args, kind) for kind in OUTPUT_KINDS},
@@ -245,15 +269,23 @@ def run(args: argparse.Namespace) -> int:
             "outputs": list(outputs.kinds),
         }
         options = RunOptions(
-            outputs=outputs, batch_size=args.batch_size, max_side=args.max_side, progress=not args.quiet
+            outputs=outputs,
+            batch_size=args.batch_size,
+            max_side=args.max_side,
+            max_pixels=args.max_pixels,
+            skip_existing=args.skip_existing,
+            progress=not args.quiet,
         )
-        folder = input_root(args.input) if not Path(args.input).is_file() else None
-        summary = predict_files(paths, predictor, detector, output_dir, folder, options, run_info)
-    counts = summary["run"]
+        input_folder = input_root(args.input) if not Path(args.input).is_file() else None
+        summary = predict_files(paths, predictor, detector, folder, input_folder, options, run_info)
+    counts = summary["this_run"]
+    skipped = f", {counts['n_skipped']} already done" if counts["n_skipped"] else ""
     print(
-        f"{counts['n_ok']} of {counts['n_images']} images done ({counts['n_failed']} failed, see "
+        f"{counts['n_ok']} of {counts['n_images']} images done ({counts['n_failed']} failed{skipped}, see "
         f"summary.json) in {counts['total_time_s']:.1f} s; outputs in {output_dir}"
     )
+    for error in counts["write_errors"]:
+        print(f"warning: {error}", file=sys.stderr)
     return 0
 
 

@@ -5,7 +5,8 @@ dataclasses), then each override in turn. Override values are parsed with yaml.s
 `train.lr=1e-3`, `loss.losses_on=[verts, joints3D]` and `camera.mean_translation=[0, 0.2, 40]` work.
 Mapping-typed fields (e.g. loss.init_loss_weights) are merged key by key rather than replaced.
 Every value is checked against its field's type annotation (dataclass, tuple, list, dict, float, int,
-bool, str, Literal, Optional); a wrong type or an unknown key raises `ConfigError` naming the key.
+bool, str, Literal, Optional); a wrong type or an unknown key raises `ConfigError` naming the key, and so
+does a number outside its valid range (configs/ranges.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+
+from configs.ranges import range_problem
 
 T = TypeVar("T")
 
@@ -37,7 +40,11 @@ def load_config(cls: type[T], yaml_path: str | os.PathLike | None = None, overri
         raw = _merge(cls, raw, _read_yaml(Path(yaml_path)), "")
     for override in overrides:
         raw = _merge(cls, raw, _parse_override(override), "")
-    return _build(cls, raw, "")
+    config = _build(cls, raw, "")
+    problem = range_problem(config)
+    if problem is not None:
+        raise ConfigError(problem)
+    return config
 
 
 def config_to_dict(config: Any) -> Any:

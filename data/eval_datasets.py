@@ -27,10 +27,19 @@ SSP-3D (`read_ssp3d`), the folder of the SSP-3D zip:
                    (imageFiles__downtown_arguing_00__image_00000); a frame listed for several people gets
                    '__person<k>' appended, k = 0, 1, ... in file order.
   There is no camera: 3D metrics are computed in the body frame with the usual alignments.
+
+Label files are never unpickled: `read_label_arrays` reads the .npy members of the zip itself; arrays of
+Python objects (string fields saved as object arrays) go through an unpickler that builds numpy arrays and
+nothing else, and must hold strings or numbers only. A malformed file (not a zip, truncated, a field of the
+wrong type or shape) and a dataset without samples raise DatasetError with one sentence.
 """
 
 from __future__ import annotations
 
+import io
+import pickle
+import zipfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,15 +180,22 @@ def read_ssp3d(root: str | Path, name: str = "ssp3d") -> EvalDataset:
 
     fnames = _strings(labels["fnames"])
     n = len(fnames)
+    if n == 0:
+        raise DatasetError(f"{labels_path} lists no samples (fnames is empty): {expected}.")
     poses = _float_array(labels["poses"], (n, 72), "poses", labels_path)
     betas = _float_array(labels["shapes"], (n, 10), "shapes", labels_path)
     joints2d = _float_array(labels["joints2D"], (n, 17, 3), "joints2D", labels_path)
     cam_trans = _float_array(labels["cam_trans"], (n, 3), "cam_trans", labels_path)
     genders = _gender_codes(labels["genders"], n, labels_path)
-    body_model = str(labels["body_model"]) if "body_model" in labels else "smpl"
-    if body_model not in BODY_MODEL_KINDS:
-        raise DatasetError(f"{labels_path}: body_model is {body_model!r}; expected smpl or open.")
-    focal_length = float(labels["focal_length"]) if "focal_length" in labels else SSP3D_FOCAL_LENGTH
+    body_model = _strings(labels["body_model"]) if "body_model" in labels else ("smpl",)
+    if body_model not in [(kind,) for kind in BODY_MODEL_KINDS]:
+        raise DatasetError(f"{labels_path}: body_model is {body_model}; expected one of smpl or open.")
+    body_model = body_model[0]
+    focal_length = SSP3D_FOCAL_LENGTH
+    if "focal_length" in labels:
+        focal_length = float(_float_array(labels["focal_length"], (), "focal_length", labels_path))
+        if focal_length <= 0:
+            raise DatasetError(f"{labels_path}: focal_length is {focal_length}; expected a positive number.")
     silhouettes = tuple(root / "silhouettes" / f for f in fnames)
     return EvalDataset(
         name=name,
@@ -215,6 +231,8 @@ def read_3dpw(root: str | Path, labels_file: str = PW3D_LABELS_FILE) -> EvalData
     labels = _read_npz(labels_path, PW3D_LABEL_KEYS, expected)
     imgnames = _strings(labels["imgname"])
     n = len(imgnames)
+    if n == 0:
+        raise DatasetError(f"{labels_path} lists no samples (imgname is empty): {expected}.")
     centres = _float_array(labels["center"], (n, 2), "center", labels_path)
     half = _float_array(labels["scale"], (n,), "scale", labels_path) * (PW3D_BOX_UNIT / 2)
     keys = pw3d_keys(imgnames)
@@ -250,21 +268,65 @@ def pw3d_keys(imgnames: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _read_npz(path: Path, keys: tuple[str, ...], expected: str) -> dict[str, np.ndarray]:
-    """All arrays of an npz that must hold `keys`. String arrays saved as Python objects need pickle: the
-    file is then read again with it (benchmark label files are data the user chose to download)."""
-    try:
-        try:
-            with np.load(path, allow_pickle=False) as content:
-                arrays = {key: content[key] for key in content.files}
-        except ValueError:
-            with np.load(path, allow_pickle=True) as content:
-                arrays = {key: content[key] for key in content.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise DatasetError(f"{path} is not a readable .npz file ({exc}): {expected}.") from None
+    """All arrays of an npz that must hold `keys` (read without pickle, see `read_label_arrays`)."""
+    arrays = read_label_arrays(path, expected)
     missing = [key for key in keys if key not in arrays]
     if missing:
         raise DatasetError(f"{path} lacks the keys {', '.join(missing)}: {expected}.")
     return arrays
+
+
+def read_label_arrays(path: Path, expected: str) -> dict[str, np.ndarray]:
+    """Every array of an .npz label file, read without executing anything.
+
+    Raises:
+        DatasetError: the file is no readable .npz, or holds objects other than strings and numbers.
+    """
+    arrays = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.namelist():
+                if member.endswith(".npy"):
+                    arrays[member[: -len(".npy")]] = _read_npy(archive.read(member), path, member)
+    except DatasetError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, pickle.UnpicklingError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DatasetError(f"{path} is not a readable .npz file ({detail}): {expected}.") from None
+    return arrays
+
+
+def _read_npy(data: bytes, path: Path, member: str) -> np.ndarray:
+    """One .npy member: plain dtypes by numpy without pickle, object arrays by `_ArrayUnpickler`."""
+    stream = io.BytesIO(data)
+    version = np.lib.format.read_magic(stream)
+    header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    _, _, dtype = header(stream)
+    if not dtype.hasobject:
+        return np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+    array = _ArrayUnpickler(stream).load()
+    if not isinstance(array, np.ndarray) or any(
+        not isinstance(item, (str, bytes, int, float)) for item in array.reshape(-1)
+    ):
+        raise DatasetError(f"{path}: {member} holds Python objects other than strings and numbers.")
+    return array
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Builds the object arrays np.save writes (an ndarray of str, bytes or numbers) and refuses every other
+    global, so that a crafted file cannot run code."""
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"it holds a pickled {module}.{name}, which is never loaded")
+        return super().find_class(module, name)
 
 
 def _strings(array: np.ndarray) -> tuple[str, ...]:
@@ -275,7 +337,10 @@ def _strings(array: np.ndarray) -> tuple[str, ...]:
 def _float_array(array: np.ndarray, shape: tuple[int, ...], key: str, path: Path) -> np.ndarray:
     if array.shape != shape:
         raise DatasetError(f"{path}: {key} has shape {array.shape}, expected {shape}.")
-    out = np.asarray(array, dtype=np.float32)
+    try:
+        out = np.asarray(array, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise DatasetError(f"{path}: {key} holds {array.dtype} values, expected numbers.") from None
     if not np.isfinite(out).all():
         raise DatasetError(f"{path}: {key} contains NaN or infinite values.")
     return out

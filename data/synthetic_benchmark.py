@@ -34,7 +34,7 @@ from augmentation.camera import sample_camera_translation
 from augmentation.crop import mask_bbox
 from augmentation.shape import sample_betas
 from configs.experiment import CameraConfig, ShapeAugmentConfig
-from data.eval_datasets import DatasetError
+from data.eval_datasets import DatasetError, read_label_arrays
 from data.procedural_poses import ProceduralPoseSource
 from models.bundle import REPO_ROOT, BodyModelBundle, load_bundle
 from renderers import shade
@@ -198,8 +198,8 @@ def ensure_synthetic_benchmark(
     labels = out_dir / "labels.npz"
     if not labels.is_file():
         return generate_synthetic_benchmark(out_dir, config, additional_dir, device, progress=progress)
-    with np.load(labels, allow_pickle=False) as content:
-        stored = str(content["config"]) if "config" in content.files else None
+    content = read_label_arrays(labels, "delete the folder to regenerate it, or pass another --data_dir")
+    stored = str(content["config"]) if "config" in content else None
     if stored != _config_json(config):
         raise DatasetError(
             f"{out_dir} holds a synthetic benchmark made with other settings ({stored}); delete the folder "

@@ -11,27 +11,38 @@ State dicts are matched strictly against the model. Names that alias one tensor 
 `fcK.*` / `ief_layers.{0,2,4}.*` pairs) may be given under either name: the missing one is filled from
 the other. A `module.` (DistributedDataParallel) or `_orig_mod.` (torch.compile) prefix is removed.
 Anything else that does not fit raises `CheckpointError` with one sentence saying what is wrong.
-Files are read with `torch.load(weights_only=True)` (tensors and plain containers only), which covers
-both formats; arbitrary pickles are refused unless `allow_unsafe=True`.
+Files are read with `torch.load(weights_only=True)` (tensors, plain containers and numpy scalars and
+arrays, which the original's trainer stores in `best_epoch_val_metrics`), which covers both formats;
+arbitrary pickles are refused unless `allow_unsafe=True` (`--allow_unsafe_checkpoint` on the command line).
+
+Integrity: our checkpoints carry `tensor_sha256`, a SHA-256 over every tensor in the file (its place in the
+nesting, dtype, shape and bytes, in sorted key order), verified on reading, so a file damaged in place is
+refused rather than loaded with garbage weights. Files without it (the original's `.tar`, older exports)
+still load; for every file, each loaded weight must be finite.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import importlib
 import os
 import pickle
 import re
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from torch import nn
 
 from configs.loader import config_to_dict
 
 FORMAT_VERSION = 1
+CHECKSUM_KEY = "tensor_sha256"
 _EXPECTED = (
     "expected a STRAPS regressor checkpoint for this model (the original "
     "checkpoints/straps_model_checkpoint.tar with the SMPL body model, or one written by "
@@ -76,17 +87,24 @@ def read_checkpoint(
     if not _looks_like_torch_file(path):
         raise _unreadable(path, "neither a zip archive nor a pickle stream")
     try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
+        # torch warns before raising on damaged files; the CheckpointError below says it once.
+        with warnings.catch_warnings(), torch.serialization.safe_globals(_numpy_safe_globals()):
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         # The safe unpickler names the first class it refused; other unpickling errors mean damage.
-        refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        refused = re.search(
+            r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) (\S+)|allowlisted via `add_safe_globals`, "
+            r"but got <class '([^']+)'>",
+            str(error),
+        )
         if refused is None:
             raise _unreadable(path, error) from None
         if not allow_unsafe:
             raise CheckpointError(
                 f"Checkpoint '{path}' holds Python objects other than tensors and plain containers "
-                f"(such as {refused.group(1)}), so it was not loaded in safe mode; if you trust its source, "
-                "load it with allow_unsafe=True."
+                f"(such as {refused.group(1) or refused.group(2)}), so it was not loaded in safe mode; if "
+                "you trust its source, pass --allow_unsafe_checkpoint."
             ) from None
         try:
             obj = torch.load(path, map_location=map_location, weights_only=False)
@@ -96,7 +114,54 @@ def read_checkpoint(
         raise _unreadable(path, error) from None
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"Checkpoint '{path}' holds a {type(obj).__name__}, not a dict; {_EXPECTED}.")
+    _verify_checksum(obj, path)
     return obj
+
+
+def tensor_checksum(content: Mapping) -> str:
+    """SHA-256 (hex) over every tensor of a checkpoint dict, `CHECKSUM_KEY` itself left out: for each tensor,
+    in sorted key order at every level, its key path, dtype, shape and bytes."""
+    digest = hashlib.sha256()
+    for where, tensor in _tensors(content, ()):
+        flat = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{where}|{flat.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(flat.view(torch.uint8).numpy() if flat.numel() else b"")
+    return digest.hexdigest()
+
+
+def _tensors(value: Any, where: tuple) -> list[tuple[str, torch.Tensor]]:
+    """(key path, tensor) of every tensor nested in dicts, lists and tuples, in a stable order."""
+    if isinstance(value, torch.Tensor):
+        return [("/".join(map(str, where)), value)]
+    if isinstance(value, Mapping):
+        items = sorted(((str(k), v) for k, v in value.items() if where or k != CHECKSUM_KEY))
+        return [found for key, item in items for found in _tensors(item, (*where, key))]
+    if isinstance(value, (list, tuple)):
+        return [found for i, item in enumerate(value) for found in _tensors(item, (*where, i))]
+    return []
+
+
+def _verify_checksum(content: Mapping, path: Path) -> None:
+    stored = content.get(CHECKSUM_KEY)
+    if stored is None:
+        return  # the original's files and older exports carry none; the finiteness check still applies
+    if stored != tensor_checksum(content):
+        raise CheckpointError(
+            f"Checkpoint '{path}' is damaged: its tensors do not match the checksum stored in it; restore "
+            "the file from a good copy (or re-export it)."
+        )
+
+
+def _numpy_safe_globals() -> list:
+    """What numpy scalars and arrays of plain dtypes unpickle through (the original trainer stores numpy
+    float64 metrics): the reconstruct functions, ndarray and dtype classes; object arrays still need their
+    items' classes allowed, so arbitrary objects stay refused."""
+    try:
+        multiarray = importlib.import_module("numpy._core.multiarray")  # numpy 2
+    except ImportError:
+        multiarray = importlib.import_module("numpy.core.multiarray")
+    dtypes = [np.dtype(code) for code in "?bhilqBHILQefdgFDGUS"]
+    return [multiarray.scalar, multiarray._reconstruct, np.ndarray, np.dtype, *{type(d) for d in dtypes}]
 
 
 def _looks_like_torch_file(path: Path) -> bool:
@@ -109,7 +174,12 @@ def _looks_like_torch_file(path: Path) -> bool:
 
 def _unreadable(path: Path, reason: Exception | str) -> CheckpointError:
     if isinstance(reason, Exception):
-        detail = str(reason).splitlines()[0] if str(reason) else ""
+        text = str(reason)
+        # torch's safe unpickler puts its advice (to load with weights_only=False) first and the actual
+        # problem last; keep only the problem.
+        unpickler = re.search(r"WeightsUnpickler error:\s*([^\n]*)", text)
+        detail = unpickler.group(1) if unpickler else (text.splitlines()[0] if text else "")
+        detail = detail.split("  (Could this error message be improved?")[0].strip()
         reason = f"{type(reason).__name__}: {detail}" if detail else type(reason).__name__
     return CheckpointError(
         f"'{path}' is not a readable PyTorch checkpoint ({reason}); check that the file is complete and is "
@@ -123,6 +193,7 @@ def load_regressor_weights(
     map_location: Any = "cpu",
     which: Literal["best", "current"] = "best",
     allow_unsafe: bool = False,
+    name: str | os.PathLike | None = None,
 ) -> CheckpointInfo:
     """Load regressor weights strictly into `model` (in place).
 
@@ -133,13 +204,16 @@ def load_regressor_weights(
         which: "best" reads `best_model_state_dict` (falling back to `model_state_dict`), "current"
             reads `model_state_dict` (resuming training).
         allow_unsafe: allow a full (arbitrary code) unpickle if the safe loader refuses the file.
+        name: the file a loaded dict came from, for the error messages (default: the path given).
     Returns:
         CheckpointInfo describing what was loaded.
     """
     if which not in ("best", "current"):
         raise ValueError(f"which must be 'best' or 'current', got {which!r}.")
     checkpoint = read_checkpoint(source, map_location, allow_unsafe)
-    name = f"'{source}'" if not isinstance(source, Mapping) else "(given as a dict)"
+    if name is None and not isinstance(source, Mapping):
+        name = source
+    name = f"'{name}'" if name is not None else "(given as a dict)"
     info = _describe(checkpoint, which, name)
     state_dict = checkpoint if info.state_dict_key is None else checkpoint[info.state_dict_key]
     if not isinstance(state_dict, Mapping):
@@ -176,6 +250,7 @@ def save_regressor_checkpoint(
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
         config = config_to_dict(config)
     reserved = {"format_version", "model_state_dict", "best_model_state_dict", "config", "body_model"}
+    reserved.add(CHECKSUM_KEY)
     clashes = reserved & set(extra or {})
     if clashes:
         raise ValueError(f"extra must not contain the reserved checkpoint keys {sorted(clashes)}.")
@@ -188,6 +263,7 @@ def save_regressor_checkpoint(
         "body_model": dict(body_model) if body_model is not None else None,
         **(extra or {}),
     }
+    checkpoint[CHECKSUM_KEY] = tensor_checksum(checkpoint)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -252,6 +328,13 @@ def _fit_state_dict(model: nn.Module, state_dict: Mapping, name: str) -> dict[st
         if not present:
             continue
         first = state[present[0]]
+        shapes = {key: tuple(state[key].shape) for key in present}
+        if len(set(shapes.values())) > 1:
+            given = ", ".join(f"{key} {shape}" for key, shape in shapes.items())
+            raise CheckpointError(
+                f"Checkpoint {name} stores tensors of different shapes under names of one model tensor "
+                f"({given}; the model's is {tuple(target[group[0]].shape)}); {_EXPECTED}."
+            )
         if any(not torch.equal(state[key].to(first.dtype), first) for key in present[1:]):
             raise CheckpointError(
                 f"Checkpoint {name} stores different values under {present}, which must be one tensor; "
@@ -277,6 +360,14 @@ def _fit_state_dict(model: nn.Module, state_dict: Mapping, name: str) -> dict[st
             f"Checkpoint {name} does not fit the model: {'; '.join(problems)}; {_EXPECTED}."
         )
 
+    not_finite = [
+        key for key, value in state.items() if value.is_floating_point() and not value.isfinite().all()
+    ]
+    if not_finite:
+        raise CheckpointError(
+            f"Checkpoint {name} holds NaN or infinite weights ({_list_some(not_finite, 'tensor')}), so it is "
+            "damaged or from a diverged run; use another checkpoint (e.g. the run's best.tar)."
+        )
     return {
         key: value.to(target[key].dtype) if value.is_floating_point() else value
         for key, value in state.items()

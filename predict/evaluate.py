@@ -592,10 +592,13 @@ def _load_batch(
     rows, loaded = [], []
     for index in indices:
         try:
-            loaded.append(inputs(index))
+            sample = inputs(index)
+            if not np.asarray(sample.silhouette).any():  # the predictor needs a person pixel to crop around
+                raise SampleInputError(f"The silhouette of sample {dataset.sample_ids[index]} is empty.")
         except (*SAMPLE_ERRORS, SampleInputError) as error:
             results[index] = SampleResult(dataset.sample_ids[index], "failed", reason=str(error))
         else:
+            loaded.append(sample)
             rows.append(index)
     if not rows:
         return None

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import json
 import math
 import os
@@ -151,8 +152,12 @@ def fit_scores(batch: PredictionBatch, row: int) -> dict[str, Any]:
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
     """Write arrays to an uncompressed .npz (readable with allow_pickle=False)."""
-    with _atomic(path) as tmp, open(tmp, "wb") as file:
-        np.savez(file, **arrays)
+    # Built in memory, then written in one go: a zip archive open on a file that fails to write (disk full)
+    # reports the failure again from its finaliser ("Exception ignored in ZipFile.__del__").
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    with _atomic(path) as tmp:
+        tmp.write_bytes(buffer.getbuffer())
     return path
 
 

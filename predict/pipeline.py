@@ -9,18 +9,24 @@ Output folder: by default `<input parent>/<input name>_straps_output/` beside th
 for a single image). For a folder or a glob pattern the output folder may not lie inside the input folder,
 so that outputs never mix with inputs (nor get read back by a later recursive run); for a single image it
 may not be the image's own folder.
+
+Records (predict/run_records.py): each image's line is appended to `records.jsonl` as soon as it is done,
+and summary.json describes the whole folder (earlier runs' images too); one run writes into a folder at a
+time. With `skip_existing`, an image recorded as done with all its files present is not computed again. A
+prediction with NaN or infinite values is a failure with its reason, and writes no files.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from predict.detectors.base import DetectorBackend, ImageDetectionError
@@ -37,11 +43,13 @@ from predict.outputs import (
     write_png,
 )
 from predict.predictor import NO_PERSON, PredictionBatch, PredictionInputError, Predictor, find_person
+from predict.run_records import OutputFolder, merged_results, result_from_record
 from predict.views import proxy_pictures, render_overlays, render_side_views, render_tpose_views
-from utils.image_io import DEFAULT_MAX_SIDE, ImageReadError, LoadedImage, read_image_rgb
+from utils.image_io import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, ImageReadError, LoadedImage, read_image_rgb
 
 OUTPUT_FOLDER_SUFFIX = "_straps_output"
 SUMMARY_NAME = "summary.json"
+RECORDS_NAME_HINT = "each image's record is in records.jsonl"
 _GLOB_CHARACTERS = frozenset("*?[")
 
 
@@ -56,6 +64,8 @@ class RunOptions:
     outputs: OutputOptions = field(default_factory=OutputOptions)
     batch_size: int = 8
     max_side: int | None = DEFAULT_MAX_SIDE  # images are downscaled to this long side on reading
+    max_pixels: int | None = DEFAULT_MAX_PIXELS  # larger images are refused before decoding (JPEG: reduced)
+    skip_existing: bool = False  # images recorded as done, with all their files present, are not redone
     progress: bool = True
 
 
@@ -132,70 +142,125 @@ def predict_files(
     paths: Sequence[Path],
     predictor: Predictor,
     detector: DetectorBackend,
-    output_dir: Path,
+    output_dir: Path | OutputFolder,
     input_folder: Path | None = None,
     options: RunOptions | None = None,
     run_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Predict every image and write its outputs and `summary.json` into `output_dir`.
+    """Predict every image and write its outputs, its record and `summary.json` into `output_dir`.
 
     Args:
         paths: image files, in the order the summary lists them.
         predictor, detector: built by the caller (and closed by it).
-        output_dir: created if needed.
+        output_dir: a folder (created, locked for the run) or an OutputFolder the caller opened.
         input_folder: outputs mirror the images' sub-folders relative to it (default: flat names).
         options: RunOptions.
         run_info: facts recorded under "run" in the summary (checkpoint, device, detector, ...).
     Returns:
-        The summary, as written to summary.json.
+        The summary, as written to summary.json: "run" (with the counts of the whole folder), "this_run"
+        (this run's counts, time and any write errors) and "images".
     """
     options = options or RunOptions()
     if options.batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {options.batch_size}.")
-    output_dir.mkdir(parents=True, exist_ok=True)
+    if isinstance(output_dir, OutputFolder):
+        return _predict_into(paths, predictor, detector, output_dir, input_folder, options, run_info)
+    with OutputFolder(output_dir) as folder:
+        return _predict_into(paths, predictor, detector, folder, input_folder, options, run_info)
+
+
+def _predict_into(
+    paths: Sequence[Path],
+    predictor: Predictor,
+    detector: DetectorBackend,
+    folder: OutputFolder,
+    input_folder: Path | None,
+    options: RunOptions,
+    run_info: dict[str, Any] | None,
+) -> dict[str, Any]:
     stems = output_stems(paths, input_folder)
-    results = [ImageResult(path=str(path)) for path in paths]
+    skipped = [
+        options.skip_existing and folder.is_complete(stem, path, options.outputs)
+        for stem, path in zip(stems, paths, strict=True)
+    ]
+    results = [
+        result_from_record(folder.previous[stem]) if skip else ImageResult(path=str(path))
+        for stem, path, skip in zip(stems, paths, skipped, strict=True)
+    ]
+
+    def done(index: int) -> None:
+        folder.append(stems[index], results[index])
+
+    todo = [i for i in range(len(paths)) if not skipped[i]]
     start = time.perf_counter()
     with tqdm(total=len(paths), unit="image", disable=not options.progress, dynamic_ncols=True) as bar:
-        for first in range(0, len(paths), options.batch_size):
-            indices = range(first, min(first + options.batch_size, len(paths)))
-            found = [_read_and_detect(paths[i], i, detector, results, options) for i in indices]
+        bar.update(len(paths) - len(todo))
+        for first in range(0, len(todo), options.batch_size):
+            indices = todo[first : first + options.batch_size]
+            found = [_read_and_detect(paths[i], i, detector, results, options, done) for i in indices]
             found = [item for item in found if item is not None]
             if found:
-                _predict_and_write(found, stems, predictor, output_dir, results, options.outputs)
+                _predict_and_write(found, stems, predictor, folder.path, results, options.outputs, done)
             bar.update(len(indices))
-    run = {**(run_info or {}), "total_time_s": round(time.perf_counter() - start, 3)}
-    summary = build_summary(run, results)
-    write_json(output_dir / SUMMARY_NAME, summary)
+    this_run = [results[i] for i in todo]
+    n_ok = sum(result.status == "ok" for result in this_run)
+    run_counts = {
+        "n_images": len(paths),
+        "n_ok": n_ok,
+        "n_failed": len(todo) - n_ok,
+        "n_skipped": len(paths) - len(todo),
+        "total_time_s": round(time.perf_counter() - start, 3),
+        "write_errors": [folder.write_error] if folder.write_error else [],
+    }
+    folder_results = merged_results(folder.previous, zip(stems, results, strict=True))
+    summary = build_summary(dict(run_info or {}), folder_results)
+    summary = {"run": summary["run"], "this_run": run_counts, "images": summary["images"]}
+    try:
+        write_json(folder.path / SUMMARY_NAME, summary)
+    except OSError as error:
+        run_counts["write_errors"].append(
+            f"{folder.path / SUMMARY_NAME} could not be written ({error.strerror or error}); "
+            f"{RECORDS_NAME_HINT}"
+        )
     return summary
 
 
 def _read_and_detect(
-    path: Path, index: int, detector: DetectorBackend, results: list[ImageResult], options: RunOptions
+    path: Path,
+    index: int,
+    detector: DetectorBackend,
+    results: list[ImageResult],
+    options: RunOptions,
+    done: Callable[[int], None],
 ) -> _Found | None:
-    """Read one image and find its person; a failure is recorded in `results[index]`."""
+    """Read one image and find its person; a failure is recorded in `results[index]` (and `done`)."""
     result = results[index]
     start = time.perf_counter()
     try:
-        image = read_image_rgb(path, options.max_side)
+        image = read_image_rgb(path, options.max_side, options.max_pixels)
     except ImageReadError as error:
         result.fail(str(error))
-        return None
+    except MemoryError:
+        result.fail(f"{path} is too large to decode in the memory available.")
     finally:
         result.timings_ms["read"] = _ms_since(start)
+    if result.status == "failed":
+        done(index)
+        return None
     start = time.perf_counter()
     try:
         person = find_person(detector, image.rgb, path)
     except ImageDetectionError as error:
         result.fail(str(error))
-        return None
     except Exception as error:  # a detector crash on one odd image must not end a long run
         result.fail(f"The {detector.name} detector failed on this image ({type(error).__name__}: {error}).")
-        return None
+    else:
+        if person is None:
+            result.fail(NO_PERSON)
     finally:
         result.timings_ms["detect"] = _ms_since(start)
-    if person is None:
-        result.fail(NO_PERSON)
+    if result.status == "failed":
+        done(index)
         return None
     return _Found(index, image, person.mask, person.keypoints)
 
@@ -207,8 +272,10 @@ def _predict_and_write(
     output_dir: Path,
     results: list[ImageResult],
     outputs: OutputOptions,
+    done: Callable[[int], None],
 ) -> None:
-    """The batched stages for the images whose person was found, then their files."""
+    """The batched stages for the images whose person was found, then their files (each image's record is
+    appended through `done` as soon as its files are written)."""
     try:
         batch = predictor.predict_proxy(
             [item.mask for item in found],
@@ -221,12 +288,20 @@ def _predict_and_write(
     except (PredictionInputError, RuntimeError) as error:
         for item in found:
             results[item.index].fail(f"Prediction failed for this batch ({type(error).__name__}: {error}).")
+            done(item.index)
         return
     shared = {stage: ms / len(found) for stage, ms in batch.timings_ms.items()}
     shared["render"] = render_ms / len(found)
     for row, item in enumerate(found):
         result = results[item.index]
         result.timings_ms.update(shared)
+        if not _finite_row(batch, row):
+            result.fail(
+                "The prediction has NaN or infinite values (a damaged checkpoint or an extreme input), so no "
+                "outputs were written."
+            )
+            done(item.index)
+            continue
         start = time.perf_counter()
         try:
             row_pictures = {kind: images[row] for kind, images in pictures.items()}
@@ -235,6 +310,7 @@ def _predict_and_write(
             )
         except OSError as error:
             result.fail(f"Its outputs could not be written ({error}).")
+            done(item.index)
             continue
         finally:
             result.timings_ms["write"] = _ms_since(start)
@@ -242,6 +318,13 @@ def _predict_and_write(
         if overlay_scales is not None:
             result.overlay_scale = round(overlay_scales[row], 6)
         result.timings_ms["total"] = sum(ms for stage, ms in result.timings_ms.items() if stage != "total")
+        done(item.index)
+
+
+def _finite_row(batch: PredictionBatch, row: int) -> bool:
+    """Whether every predicted quantity of one image is finite."""
+    tensors = (batch.cam_wp, batch.pose_rotmats, batch.betas, batch.vertices, batch.cam_t, batch.joints2d)
+    return all(bool(torch.isfinite(tensor[row]).all()) for tensor in (*tensors, batch.tpose_vertices))
 
 
 def _render_pictures(

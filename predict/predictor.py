@@ -40,6 +40,7 @@ from augmentation.crop import crop_nearest, crop_points, mask_bbox, square_crop_
 from configs.experiment import CameraConfig, ProxyRepConfig, RegressorConfig
 from models.bundle import BodyModelBundle, BodyOutput, load_bundle
 from models.checkpoint import CheckpointError, load_regressor_weights, read_checkpoint
+from models.ief import NUM_PARAMS
 from models.regressor import SingleInputRegressor
 from predict.detectors.base import NUM_KEYPOINTS, DetectorBackend, ImageDetectionError, PersonDetection
 from predict.person_choice import choose_person
@@ -229,28 +230,37 @@ class Predictor:
         recorded = _mapping_entry(content, "body_model") if ours else {}
         original = not ours and ("best_model_state_dict" in content or "model_state_dict" in content)
 
-        recorded_kind = recorded.get("kind") or ("smpl" if original else None)
-        kind = body_model or recorded_kind or "open"
-        if recorded_kind is not None and kind != recorded_kind:
-            name = checkpoint if not isinstance(checkpoint, Mapping) else "the given checkpoint"
-            raise CheckpointError(
-                f"Checkpoint {name} was trained with the {recorded_kind} body model, not {kind}; pass "
-                f"--body_model {recorded_kind} or a checkpoint trained with the {kind} body model."
-            )
-        bundle = load_bundle(kind, gender or recorded.get("gender") or "neutral", additional_dir)
         regressor_cfg = _config_section(config, "regressor", RegressorConfig)
         proxy_rep = dataclasses.replace(
             _config_section(config, "proxy_rep", ProxyRepConfig),
             joint_confidence_threshold=joint_confidence_threshold,
         )
         camera = _config_section(config, "camera", CameraConfig)
-        regressor = SingleInputRegressor(
-            bundle.mean_params,
-            in_channels=regressor_cfg.in_channels,
-            resnet_layers=regressor_cfg.resnet_layers,
-            ief_iters=regressor_cfg.ief_iters,
-        )
-        load_regressor_weights(regressor, content)
+
+        def build(mean_params: Tensor) -> SingleInputRegressor:
+            return SingleInputRegressor(
+                mean_params,
+                in_channels=regressor_cfg.in_channels,
+                resnet_layers=regressor_cfg.resnet_layers,
+                ief_iters=regressor_cfg.ief_iters,
+            )
+
+        name = None if isinstance(checkpoint, Mapping) else checkpoint
+        # The weights are checked against the architecture first (mean_params is no weight), so that a
+        # checkpoint of another network is reported as such, not as a body-model problem.
+        load_regressor_weights(build(torch.zeros(NUM_PARAMS)), content, name=name)
+
+        recorded_kind = recorded.get("kind") or ("smpl" if original else None)
+        kind = body_model or recorded_kind or "open"
+        if recorded_kind is not None and kind != recorded_kind:
+            shown = checkpoint if not isinstance(checkpoint, Mapping) else "the given checkpoint"
+            raise CheckpointError(
+                f"Checkpoint {shown} was trained with the {recorded_kind} body model, not {kind}; pass "
+                f"--body_model {recorded_kind} or a checkpoint trained with the {kind} body model."
+            )
+        bundle = load_bundle(kind, gender or recorded.get("gender") or "neutral", additional_dir)
+        regressor = build(bundle.mean_params)
+        load_regressor_weights(regressor, content, name=name)
         return cls(regressor.to(device), bundle, proxy_rep, camera, fit_scores, refine)
 
     @torch.no_grad()  # not inference mode: refinement takes gradients of its own inside

@@ -187,9 +187,9 @@ def test_list_images_of_a_folder(tmp_path: Path) -> None:
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "h.png").write_bytes(b"x")
-    (tmp_path / "sub.jpg").mkdir()  # a folder with an image extension is no image
+    (tmp_path / "sub.jpg").mkdir()  # listed, so that the run reports it as a folder, not an image
     listed = [p.name for p in list_images(tmp_path)]
-    assert listed == ["a.png", "b.JPG", "c.jpeg", "d.webp", "e.tif", "f.TIFF", "g.bmp"]
+    assert listed == ["a.png", "b.JPG", "c.jpeg", "d.webp", "e.tif", "f.TIFF", "g.bmp", "sub.jpg"]
     recursive = [p.relative_to(tmp_path).as_posix() for p in list_images(tmp_path, recursive=True)]
     assert recursive == listed + ["sub/h.png"]
 

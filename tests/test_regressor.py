@@ -272,7 +272,7 @@ def test_unreadable_files_fail_with_one_sentence(tmp_path):
         {"best_model_state_dict": fabricated_original_state_dict(), "junk": _NotATensor()},
         tmp_path / "obj.tar",
     )
-    with pytest.raises(CheckpointError, match="allow_unsafe=True"):
+    with pytest.raises(CheckpointError, match="--allow_unsafe_checkpoint"):
         load_regressor_weights(regressor, tmp_path / "obj.tar")
     assert (
         load_regressor_weights(regressor, tmp_path / "obj.tar", allow_unsafe=True).origin == "straps-original"

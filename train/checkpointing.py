@@ -11,11 +11,16 @@ of them also loads with `models.checkpoint.load_regressor_weights`, i.e. in run_
   original's checkpoints, plus what resuming needs, under the original's key names where it had them:
   `optimiser_state_dict`, `criterion_state_dict`, `epoch`, `best_epoch`, `best_epoch_val_metrics`, and ours:
   `step` (optimiser steps done), `rng_states`.
+`val_metrics.jsonl` (in the output folder) gets one line per validation, written before the state; a run
+killed in between resumes from the older state and validates that epoch again, so on resuming the lines past
+the state's step are dropped (`trim_metrics_log`): the log and the state always agree.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +36,7 @@ CHECKPOINT_DIR = "checkpoints"
 BEST_FILE = "best.tar"
 LAST_FILE = "last.tar"
 STATE_FILE = "training_state.tar"
+METRICS_LOG = "val_metrics.jsonl"
 _STATE_KEYS = (
     "model_state_dict",
     "best_model_state_dict",
@@ -98,3 +104,26 @@ def load_training_state(path: str | Path, map_location: Any = "cpu") -> Mapping[
             f"{CHECKPOINT_DIR}/ folder), not a weights-only checkpoint."
         )
     return state
+
+
+def trim_metrics_log(path: Path, step: int) -> int:
+    """Keep the lines of a val_metrics.jsonl whose `step` is at most `step` (those the resumed state has
+    seen); a line cut short by a kill goes too. Rewritten atomically; returns the number of lines dropped."""
+    if not path.is_file():
+        return 0
+    kept, dropped = [], 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+            keep = int(record["step"]) <= step
+        except (ValueError, KeyError, TypeError):
+            keep = False
+        if keep:
+            kept.append(line)
+        else:
+            dropped += 1
+    if dropped:
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        tmp.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+        os.replace(tmp, path)
+    return dropped

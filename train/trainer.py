@@ -37,6 +37,7 @@ from train.checkpointing import (
     BEST_FILE,
     CHECKPOINT_DIR,
     LAST_FILE,
+    METRICS_LOG,
     STATE_FILE,
     Progress,
     TrainingStateError,
@@ -44,6 +45,7 @@ from train.checkpointing import (
     load_training_state,
     restore_rng_states,
     rng_states,
+    trim_metrics_log,
 )
 from train.distributed import DistributedContext, setup_distributed
 from train.losses import HomoscedasticMultiTaskLoss, SilhouetteLoss
@@ -54,6 +56,7 @@ from train.synthetic_batch import SyntheticBatch, SyntheticBatchGenerator
 from train.training_model import StepLosses, TrainingModel
 from train.validation import MeanAccumulator, check_metric_names, sample_metrics, to_report
 from utils.precision import RegressorPrecision, choose_precision
+from utils.stale_files import remove_stale_temp_files
 
 _IMAGE_SAMPLES = 4  # samples per TensorBoard image grid
 
@@ -324,7 +327,7 @@ class Trainer:
             return
         report = to_report(metrics)
         self.logger.scalars("val", report, self.progress.step)
-        with (self.output_dir / "val_metrics.jsonl").open("a") as file:
+        with (self.output_dir / METRICS_LOG).open("a") as file:
             file.write(
                 json.dumps({"epoch": epoch, "step": self.progress.step, "best": improved, **report}) + "\n"
             )
@@ -375,9 +378,9 @@ class Trainer:
 
     def _resume(self, path: str | Path) -> None:
         state = load_training_state(path, map_location=self.device)
-        load_regressor_weights(self.regressor, state, which="current")
+        load_regressor_weights(self.regressor, state, which="current", name=path)
         best = _build_regressor(self.bundle, self.config)
-        load_regressor_weights(best, state, which="best")
+        load_regressor_weights(best, state, which="best", name=path)
         self.best_state = _cpu_copy(best.state_dict())
         try:
             self.criterion.load_state_dict(state["criterion_state_dict"])
@@ -401,6 +404,9 @@ class Trainer:
         is_main = self.dist.is_main
         if is_main:
             (self.output_dir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
+            remove_stale_temp_files(self.output_dir / CHECKPOINT_DIR, recursive=False)  # of killed runs
+            if self.resumed:
+                trim_metrics_log(self.output_dir / METRICS_LOG, self.progress.step)
             if not self.resumed and (self.output_dir / CHECKPOINT_DIR / STATE_FILE).exists():
                 warnings.warn(
                     f"{self.output_dir} holds an earlier run, whose checkpoints will be overwritten; pass "
