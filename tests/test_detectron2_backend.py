@@ -270,13 +270,16 @@ def test_the_original_pointrend_layout_is_renamed_to_todays_model() -> None:
     model = recorded_shapes("pointrend")
     todays = zero_weights(model)
     originals = {
-        name.replace("roi_heads.mask_head.coarse_head.", "roi_heads.mask_coarse_head.").replace(
-            "roi_heads.mask_head.point_head.", "roi_heads.mask_point_head."
-        ): array
+        name.replace("roi_heads.mask_head.coarse_head.fc", "roi_heads.mask_coarse_head.coarse_mask_fc")
+        .replace("roi_heads.mask_head.coarse_head.", "roi_heads.mask_coarse_head.")
+        .replace("roi_heads.mask_head.point_head.", "roi_heads.mask_point_head."): array
         for name, array in todays.items()
     }
-    assert any(name.startswith("roi_heads.mask_coarse_head.") for name in originals)
-    assert any(name.startswith("roi_heads.mask_point_head.") for name in originals)
+    assert {
+        "roi_heads.mask_coarse_head.coarse_mask_fc2.weight",
+        "roi_heads.mask_coarse_head.prediction.bias",
+    } <= set(originals)
+    assert any(name.startswith("roi_heads.mask_point_head.fc3.") for name in originals)
     for weights, layout in [
         (todays, "current"),
         (originals, "before detectron2's 2020-11 PointRend rewrite"),

@@ -337,5 +337,10 @@ def _build_model(
     with _explained(f"load the {label} weights ({layout} layout) from {weights_path}"):
         import torch
 
-        predictor.model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in matched.items()})
+        state = predictor.model.state_dict()
+        for name, array in matched.items():
+            state[name] = torch.from_numpy(np.array(array))
+        # `state` keeps the model's own version metadata: the names are already today's, so detectron2's
+        # load-time renaming of old PointRend layouts (which warns about it) does not run.
+        predictor.model.load_state_dict(state)
     return predictor

@@ -9,8 +9,9 @@ Formats read:
 
 Layouts recognised (`prepare_weights`):
 - PointRend before detectron2's 2020-11 rewrite (the original STRAPS's pointrend_rcnn_R_50_fpn.pkl): heads
-  under `roi_heads.mask_coarse_head.` and `roi_heads.mask_point_head.`, renamed to today's
-  `roi_heads.mask_head.coarse_head.` and `roi_heads.mask_head.point_head.`.
+  under `roi_heads.mask_coarse_head.` (its layers `coarse_mask_fc1`, `coarse_mask_fc2`) and
+  `roi_heads.mask_point_head.`, renamed to today's `roi_heads.mask_head.coarse_head.` (`fc1`, `fc2`) and
+  `roi_heads.mask_head.point_head.`.
 - DensePose with the legacy heads (the original's densepose_rcnn_R_101_fpn_s1x.pkl): 15 coarse
   segmentation channels and no decoder, which selects `DENSEPOSE_LEGACY`.
 Then every weight must fit the model exactly (`match_weights`): a missing, surplus or wrong-shaped weight
@@ -49,6 +50,7 @@ SILHOUETTE_WEIGHTS = {
 }
 KEYPOINT_RCNN_WEIGHTS = "keypoint_rcnn_R_50_FPN_3x.pkl"
 _POINTREND_RENAMES = {
+    "roi_heads.mask_coarse_head.coarse_mask_fc": "roi_heads.mask_head.coarse_head.fc",
     "roi_heads.mask_coarse_head.": "roi_heads.mask_head.coarse_head.",
     "roi_heads.mask_point_head.": "roi_heads.mask_head.point_head.",
 }
