@@ -126,8 +126,8 @@ class Detectron2Backend(DetectorBackend):
         if not silhouette_path.is_file():
             raise DetectorUnavailableError(
                 f"The {MODEL_NAMES[silhouettes]} weights are not at {silhouette_path}; download them as the "
-                "original STRAPS README says and put them there (or pass their path), or use the default "
-                "mediapipe detector."
+                "original STRAPS README says and put them there (or pass their path with "
+                "--silhouette_weights), or use the default mediapipe detector."
             )
         _import_or_explain("detectron2", "detectron2", DETECTRON2_INSTALL_MESSAGE)
         with _explained("import torch"):

@@ -264,7 +264,7 @@ def _download(url: str, target: Path, local: Path) -> Path:
                 folder.rmdir()
         raise WeightsFileError(
             f"The Keypoint R-CNN weights are not on this machine and could not be downloaded from {url} "
-            f"({type(exc).__name__}: {exc}); download that file and put it at {local} (or pass its path "
-            "as the keypoint weights)."
+            f"({type(exc).__name__}: {exc}); download that file and put it at {local} (or pass its path with "
+            "--keypoint_weights)."
         ) from None
     return target
