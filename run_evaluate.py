@@ -15,7 +15,7 @@ import contextlib
 import sys
 from pathlib import Path
 
-from data.eval_datasets import DatasetError, read_dataset
+from data.eval_datasets import DatasetError, read_dataset, require_precomputed_inputs
 from data.synthetic_benchmark import (
     DEFAULT_DIR,
     SyntheticBenchmarkConfig,
@@ -139,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
 
     with contextlib.ExitStack() as stack:
         if args.silh_from == args.joints_from == "precomputed":
+            require_precomputed_inputs(dataset, args.limit or len(dataset))
             inputs = DatasetInputs(dataset)
         else:
             detector = stack.enter_context(make_detector(args.silh_from, args.joints_from))

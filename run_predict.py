@@ -25,6 +25,7 @@ from models.bundle import GENDERS, KINDS
 from models.checkpoint import CheckpointError
 from predict.detectors import (
     JOINT_SOURCES,
+    KEYPOINT_RCNN_JOINT_THRESHOLD,
     SILHOUETTE_SOURCES,
     DetectorConfigError,
     DetectorUnavailableError,
@@ -134,8 +135,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--joint_threshold",
         type=float,
-        default=DEFAULT_JOINT_CONFIDENCE_THRESHOLD,
-        help="joints below this confidence get no heatmap; 0 keeps all (original) (default: %(default)s)",
+        default=None,
+        help="joints below this confidence get no heatmap; 0 keeps all (original) (default: "
+        f"{KEYPOINT_RCNN_JOINT_THRESHOLD} for keypointrcnn joints, whose scores are spatial-softmax "
+        f"probabilities, else {DEFAULT_JOINT_CONFIDENCE_THRESHOLD})",
+    )
+    parser.add_argument(
+        "--detector_weights_dir",
+        type=Path,
+        default=Path("checkpoints"),
+        help="keypointrcnn: folder of the detectron2 weights, looked for here, then in the repository "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--silhouette_weights",
+        type=Path,
+        default=None,
+        help="pointrend/densepose weights file (default: the original's file name in --detector_weights_dir)",
+    )
+    parser.add_argument(
+        "--keypoint_weights",
+        type=Path,
+        default=None,
+        help="Keypoint R-CNN weights file (default: keypoint_rcnn_R_50_FPN_3x.pkl in --detector_weights_dir, "
+        "else detectron2's download cache, else downloaded)",
     )
     parser.add_argument(
         "--refine_steps",
@@ -226,7 +249,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--refine_steps must be 0 or more, got {args.refine_steps}.")
     if min(args.overlay_max_side, args.max_side, args.view_size) < 16:
         raise UsageError("--max_side, --overlay_max_side and --view_size must be at least 16 pixels.")
-    if not 0.0 <= args.joint_threshold <= 1.0:
+    if args.joint_threshold is not None and not 0.0 <= args.joint_threshold <= 1.0:
         raise UsageError(f"--joint_threshold must lie in [0, 1], got {args.joint_threshold}.")
     if args.max_pixels < 256:
         raise UsageError(f"--max_pixels must be at least 256, got {args.max_pixels}.")
@@ -244,6 +267,7 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(f"cuda:{args.gpu}" if args.gpu is not None else args.device)
     joints_from = args.joints_from or _JOINTS_FOR.get(args.silh_from, args.silh_from)
     detector_options = _detector_options(args, joints_from, device)
+    args.joint_threshold = joint_threshold(args.joint_threshold, joints_from)
     # The output folder is created, checked writable and locked before any model loads.
     with (
         OutputFolder(output_dir) as folder,
@@ -319,8 +343,24 @@ def _detector_options(args: argparse.Namespace, joints_from: str, device) -> dic
             "--mask_dir and --keypoints_dir are for --silh_from precomputed --joints_from precomputed."
         )
     if joints_from == "keypointrcnn":
-        return {"device": str(device)}
+        return {
+            "device": str(device),
+            "checkpoints_dir": args.detector_weights_dir,
+            "silhouette_weights": args.silhouette_weights,
+            "keypoint_weights": args.keypoint_weights,
+        }
+    if args.silhouette_weights is not None or args.keypoint_weights is not None:
+        raise UsageError("--silhouette_weights and --keypoint_weights are for --joints_from keypointrcnn.")
     return {}
+
+
+def joint_threshold(given: float | None, joints_from: str) -> float:
+    """The joint confidence threshold: the one given, else the joint source's default."""
+    if given is not None:
+        return given
+    if joints_from == "keypointrcnn":
+        return KEYPOINT_RCNN_JOINT_THRESHOLD
+    return DEFAULT_JOINT_CONFIDENCE_THRESHOLD
 
 
 def _exists_here_or_in_repo(path: Path) -> bool:

@@ -26,6 +26,8 @@ SSP-3D (`read_ssp3d`), the folder of the SSP-3D zip:
                    <key> = imgname without its extension and with '/' replaced by '__'
                    (imageFiles__downtown_arguing_00__image_00000); a frame listed for several people gets
                    '__person<k>' appended, k = 0, 1, ... in file order.
+    pointrend_R50FPN_masks/<imgname> and keypoint_rcnn_results/keypoints/<imgname stem>.npy   the
+                   original STRAPS's layout of the same inputs, read when masks/ does not exist.
   There is no camera: 3D metrics are computed in the body frame with the usual alignments.
 
 Label files are never unpickled: `read_label_arrays` reads the .npy members of the zip itself; arrays of
@@ -65,6 +67,10 @@ SSP3D_LABEL_KEYS = (
 PW3D_LABELS_FILE = "3dpw_test.npz"
 PW3D_LABEL_KEYS = ("imgname", "center", "scale", "pose", "shape", "gender")
 PW3D_BOX_UNIT = 200.0  # SPIN's scale = box side / 200 px
+PW3D_INPUT_LAYOUTS = {
+    "ours": "masks/<key>.png and keypoints/<key>.npy",
+    "original": "pointrend_R50FPN_masks/<imgname> and keypoint_rcnn_results/keypoints/<imgname stem>.npy",
+}
 BODY_MODEL_KINDS = ("smpl", "open")
 
 
@@ -236,6 +242,13 @@ def read_3dpw(root: str | Path, labels_file: str = PW3D_LABELS_FILE) -> EvalData
     centres = _float_array(labels["center"], (n, 2), "center", labels_path)
     half = _float_array(labels["scale"], (n,), "scale", labels_path) * (PW3D_BOX_UNIT / 2)
     keys = pw3d_keys(imgnames)
+    if not (root / "masks").is_dir() and (root / "pointrend_R50FPN_masks").is_dir():
+        input_masks = tuple(root / "pointrend_R50FPN_masks" / name for name in imgnames)
+        keypoints_dir = root / "keypoint_rcnn_results" / "keypoints"
+        input_keypoints = tuple(_original_keypoints_file(keypoints_dir, name) for name in imgnames)
+    else:
+        input_masks = tuple(root / "masks" / f"{key}.png" for key in keys)
+        input_keypoints = tuple(root / "keypoints" / f"{key}.npy" for key in keys)
     return EvalDataset(
         name="3dpw",
         root=root,
@@ -245,9 +258,32 @@ def read_3dpw(root: str | Path, labels_file: str = PW3D_LABELS_FILE) -> EvalData
         betas=_float_array(labels["shape"], (n, 10), "shape", labels_path),
         genders=_gender_codes(labels["gender"], n, labels_path),
         body_model="smpl",
-        input_masks=tuple(root / "masks" / f"{key}.png" for key in keys),
-        input_keypoints=tuple(root / "keypoints" / f"{key}.npy" for key in keys),
+        input_masks=input_masks,
+        input_keypoints=input_keypoints,
         person_boxes=np.concatenate((centres - half[:, None], centres + half[:, None]), axis=1),
+    )
+
+
+def _original_keypoints_file(keypoints_dir: Path, imgname: str) -> Path:
+    """<imgname without extension>.npy where the sub-folders were kept, else <imgname stem>.npy."""
+    nested = keypoints_dir / Path(imgname).with_suffix(".npy")
+    return nested if nested.is_file() else keypoints_dir / f"{Path(imgname).stem}.npy"
+
+
+def require_precomputed_inputs(dataset: EvalDataset, count: int) -> None:
+    """Raise DatasetError when not one of the first `count` samples has its precomputed mask and keypoints
+    (a wrong folder would otherwise give an empty report)."""
+    for index in range(min(count, len(dataset))):
+        keypoints = dataset.input_keypoints
+        if dataset.input_masks[index].is_file() and (
+            isinstance(keypoints, np.ndarray) or keypoints[index].is_file()
+        ):
+            return
+    layouts = " or ".join(PW3D_INPUT_LAYOUTS.values()) if dataset.name == "3dpw" else "silhouettes/<fname>"
+    raise DatasetError(
+        f"None of the {min(count, len(dataset))} {dataset.name} samples has precomputed inputs under "
+        f"{dataset.root} (expected {layouts}); add them, or choose a detector with --silh_from and "
+        "--joints_from."
     )
 
 

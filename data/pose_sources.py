@@ -19,6 +19,8 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from utils.numpy_files import NUMPY_READ_ERRORS
+
 # Values of the original's `params_from` option; the three non-AMASS datasets are recognised by the
 # prefix of their file names, everything else in an npz counts as AMASS.
 PARAMS_FROM = ("all", "h36m", "up3d", "3dpw", "not_amass")
@@ -111,19 +113,20 @@ def _read_pose_file(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             f"Pose file {path} not found: put the original's npz files (amass_up3d_3dpw_train.npz, "
             "up3d_3dpw_val.npz) in data/ as its README says, or train with the procedural pose source."
         )
-    with np.load(path, allow_pickle=False) as data:
-        missing = [key for key in _REQUIRED_KEYS if key not in data.files]
-        if missing:
-            raise PoseFileError(
-                f"{path} lacks {missing}: a pose file needs 'fnames' (N,), 'poses' (N, 72) and "
-                "'shapes' (N, 10), as the original's training npz files have."
-            )
-        try:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [key for key in _REQUIRED_KEYS if key not in data.files]
+            if missing:
+                raise PoseFileError(
+                    f"{path} lacks {missing}: a pose file needs 'fnames' (N,), 'poses' (N, 72) and "
+                    "'shapes' (N, 10), as the original's training npz files have."
+                )
             fnames, poses, shapes = (data[key] for key in _REQUIRED_KEYS)
-        except ValueError as error:  # object arrays would need unpickling, which we never do
-            raise PoseFileError(
-                f"{path} stores pickled objects ({error}); save 'fnames' as a string array instead."
-            ) from None
+    except NUMPY_READ_ERRORS as error:  # damaged files, and object arrays that would need unpickling
+        raise PoseFileError(
+            f"{path} could not be read as an .npz of plain arrays ({type(error).__name__}: {error}); "
+            "download it again, or save 'fnames' as a string array if it stores pickled objects."
+        ) from None
     n = poses.shape[0] if poses.ndim == 2 else -1
     if poses.shape != (n, 72) or shapes.shape != (n, 10) or fnames.shape != (n,):
         raise PoseFileError(

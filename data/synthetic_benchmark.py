@@ -36,9 +36,10 @@ from augmentation.shape import sample_betas
 from configs.experiment import CameraConfig, ShapeAugmentConfig
 from data.eval_datasets import DatasetError, read_label_arrays
 from data.procedural_poses import ProceduralPoseSource
-from models.bundle import REPO_ROOT, BodyModelBundle, load_bundle
+from models.bundle import BodyModelBundle, load_bundle
 from renderers import shade
 from utils.cameras import perspective_project
+from utils.paths import REPO_ROOT
 
 DEFAULT_DIR = REPO_ROOT / "data" / "datasets" / "synthetic_benchmark"
 BACKGROUND_GREY = 0.5

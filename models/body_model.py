@@ -28,6 +28,7 @@ from smplx.vertex_joint_selector import VertexJointSelector
 from torch import nn
 
 from utils.joint_names import SMPL_PARENTS
+from utils.numpy_files import NUMPY_READ_ERRORS
 
 NUM_SKELETON_JOINTS = 24
 NUM_BETAS = 10
@@ -156,7 +157,7 @@ def _read_npz(path: Path) -> dict:
     try:
         with np.load(path, allow_pickle=False) as content:
             return {key: content[key] for key in content.files}
-    except (OSError, ValueError) as exc:
+    except NUMPY_READ_ERRORS as exc:
         raise BodyModelAssetError(
             f"{path} could not be read as an .npz of plain arrays ({exc}); regenerate or replace it."
         ) from exc
@@ -306,12 +307,22 @@ def _check_pose_and_betas(pose_rotmats: torch.Tensor, betas: torch.Tensor) -> No
         )
 
 
+def load_npy_asset(path: str | Path, advice: str) -> np.ndarray:
+    """Read a plain-array `.npy` asset; a damaged file or an object array is a BodyModelAssetError."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except NUMPY_READ_ERRORS as exc:
+        raise BodyModelAssetError(
+            f"{path} could not be read as a .npy array of numbers ({type(exc).__name__}: {exc}); {advice}."
+        ) from None
+
+
 def load_regressor(path: str | Path, num_rows: int, num_vertices: int) -> np.ndarray:
     """Read a (num_rows, num_vertices) joint regressor `.npy`, with a clear error if missing or wrong."""
     path = Path(path)
     if not path.is_file():
         raise BodyModelAssetError(f"Joint regressor {path} does not exist; put the file there.")
-    regressor = np.load(path, allow_pickle=False)
+    regressor = load_npy_asset(path, "replace it with the original STRAPS additional file")
     if regressor.shape != (num_rows, num_vertices):
         raise BodyModelAssetError(
             f"Joint regressor {path} has shape {regressor.shape}, expected {(num_rows, num_vertices)}."

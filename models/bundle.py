@@ -30,9 +30,12 @@ from models.body_model import (
     BodyModelAssetError,
     SMPLFormatBodyModel,
     SMPLJointSuperset,
+    load_npy_asset,
     superset_to_coco17,
     superset_to_lsp14,
 )
+from utils.numpy_files import NUMPY_READ_ERRORS
+from utils.paths import here_or_in_repo
 from utils.rotations import axis_angle_to_rotmat
 
 KINDS = ("open", "smpl")
@@ -40,8 +43,6 @@ GENDERS = ("neutral", "male", "female")
 NUM_FACE_PARTS = 6  # 1 L arm, 2 R arm, 3 head, 4 L leg, 5 R leg, 6 torso; 0 is background in label maps
 IEF_MEAN_CAM = (0.9, 0.0, 0.0)  # the original hard-sets the initial weak-perspective camera (spec 2.2)
 NUM_MEAN_PARAMS = 3 + 6 * NUM_SKELETON_JOINTS + NUM_BETAS  # 157
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 _SMPL_ADVICE = (
     "download the SMPL model files from the SMPL website and the other files from the original STRAPS "
@@ -217,18 +218,10 @@ def _read_npz_keys(path: Path, keys: tuple[str, ...], advice: str) -> dict[str, 
             if missing:
                 raise BodyModelAssetError(f"{path} lacks the keys {missing}; {advice}.")
             return {key: content[key] for key in keys}
-    except (OSError, ValueError) as exc:
+    except NUMPY_READ_ERRORS as exc:
         raise BodyModelAssetError(
-            f"{path} could not be read as an .npz of plain arrays ({exc}); {advice}."
+            f"{path} could not be read as an .npz of plain arrays ({type(exc).__name__}: {exc}); {advice}."
         ) from exc
-
-
-def _resolve_additional_dir(additional_dir: str | Path) -> Path:
-    """A relative folder is looked up in the working directory, then in the repository root."""
-    path = Path(additional_dir)
-    if path.is_absolute() or path.exists() or not (REPO_ROOT / path).exists():
-        return path
-    return REPO_ROOT / path
 
 
 def _load_smpl_bundle(root: Path, gender: str) -> BodyModelBundle:
@@ -246,7 +239,7 @@ def _load_smpl_bundle(root: Path, gender: str) -> BodyModelBundle:
             "it with an SMPL model file."
         )
     face_parts = face_parts_from_texture(
-        np.load(texture_path, allow_pickle=False), np.load(cube_path, allow_pickle=False)
+        load_npy_asset(texture_path, _SMPL_ADVICE), load_npy_asset(cube_path, _SMPL_ADVICE)
     )
     # The file's `cam` is ignored: the original hard-sets the mean camera.
     mean = _read_npz_keys(mean_path, ("pose", "shape"), _SMPL_ADVICE)
@@ -310,6 +303,6 @@ def load_bundle(
         raise ValueError(f"Unknown body model kind {kind!r}; use one of {KINDS}.")
     if gender not in GENDERS:
         raise ValueError(f"Unknown gender {gender!r}; use one of {GENDERS}.")
-    root = _resolve_additional_dir(additional_dir)
+    root = here_or_in_repo(additional_dir)
     bundle = _load_smpl_bundle(root, gender) if kind == "smpl" else _load_open_bundle(root, gender)
     return bundle.to(device) if device is not None else bundle

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
@@ -286,6 +286,12 @@ class GroundTruthBodies:
             )
         return self._bundles[gender]
 
+    def require(self, genders: Iterable[str]) -> None:
+        """Load the bundles of these gender codes now, so that a missing gendered model file stops the run
+        before any sample is evaluated."""
+        for gender in sorted(set(genders)):
+            self.bundle(gender)
+
     def posed(self, poses: Tensor, betas: Tensor, genders: list[str]) -> TargetBodies:
         """Ground-truth bodies for poses (B, 72) and betas (B, 10)."""
         vertices, lsp14 = self._per_gender(
@@ -514,6 +520,7 @@ def evaluate(
     """
     start_time = time.perf_counter()
     count = len(dataset) if limit is None else min(limit, len(dataset))
+    ground_truth.require(dataset.genders[:count].tolist())
     same_kind = source.body_model == dataset.body_model
     with_silhouettes = dataset.gt_silhouettes is not None
     results: dict[int, SampleResult] = {}

@@ -49,6 +49,7 @@ from renderers import silhouette
 from utils.cameras import crop_camera_to_image_camera, perspective_project
 from utils.heatmaps import joints_to_heatmaps
 from utils.metrics import silhouette_iou
+from utils.paths import here_or_in_repo
 from utils.precision import choose_precision
 from utils.rotations import rot6d_to_rotmat, rotmat_to_axis_angle
 
@@ -56,7 +57,6 @@ from utils.rotations import rot6d_to_rotmat, rotmat_to_axis_angle
 # hidden or outside the image, where its guesses are poor; 0 keeps every joint, as the original.
 DEFAULT_JOINT_CONFIDENCE_THRESHOLD = 0.3
 DEFAULT_CHECKPOINT = Path("checkpoints/open_body/straps_open_body.pt")
-REPO_ROOT = Path(__file__).resolve().parents[1]
 NO_PERSON = "No person found in this image."
 
 
@@ -223,7 +223,7 @@ class Predictor:
         """
         device = resolve_device(device)
         if not isinstance(checkpoint, Mapping):
-            checkpoint = _resolve_path(Path(checkpoint))
+            checkpoint = here_or_in_repo(checkpoint)
         content = read_checkpoint(checkpoint, map_location="cpu", allow_unsafe=allow_unsafe)
         ours = "format_version" in content
         config = _mapping_entry(content, "config") if ours else {}
@@ -581,10 +581,3 @@ def _config_section(config: Mapping, name: str, cls: type):
         return cls(**values)
     except TypeError as error:
         raise CheckpointError(f"The checkpoint's stored {name} config is not usable ({error}).") from None
-
-
-def _resolve_path(path: Path) -> Path:
-    """A relative path is looked up in the working directory, then in the repository root."""
-    if path.is_absolute() or path.exists() or not (REPO_ROOT / path).exists():
-        return path
-    return REPO_ROOT / path

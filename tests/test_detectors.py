@@ -191,18 +191,27 @@ def test_mediapipe_from_the_factory_and_close() -> None:
 
 @pytest.mark.skipif(importlib.util.find_spec("detectron2") is not None, reason="detectron2 is installed")
 @pytest.mark.parametrize("silhouettes", ["pointrend", "densepose"])
-def test_detectron2_missing_gives_the_install_sentence(silhouettes: str) -> None:
+def test_detectron2_missing_gives_the_install_sentence(silhouettes: str, tmp_path: Path) -> None:
+    weights = {"pointrend": "pointrend_rcnn_R_50_fpn.pkl", "densepose": "densepose_rcnn_R_101_fpn_s1x.pkl"}
+    (tmp_path / weights[silhouettes]).write_bytes(b"")  # present: the missing package is what stops it
     with pytest.raises(DetectorUnavailableError) as error:
-        make_detector(silhouettes, "keypointrcnn")
+        make_detector(silhouettes, "keypointrcnn", checkpoints_dir=tmp_path)
     message = str(error.value)
     assert "\n" not in message and message.endswith(".")
     for needle in [
         "pip install",
         "facebookresearch/detectron2.git",
+        "--no-build-isolation",
+        "torchvision",
+        "'setuptools<82'",
+        "--no-deps -e detectron2/projects/DensePose",
+        "pip install av",
         "checkpoints/pointrend_rcnn_R_50_fpn.pkl",
         "checkpoints/densepose_rcnn_R_101_fpn_s1x.pkl",
     ]:
         assert needle in message
+    # A git+...#subdirectory= install of DensePose pulls detectron2 again and an unpinned OpenCV.
+    assert "#subdirectory=" not in message
 
 
 def test_keypoint_rcnn_conversion() -> None:

@@ -13,11 +13,17 @@ from predict.detectors.base import (
     ImageDetectionError,
     PersonDetection,
 )
-from predict.detectors.factory import JOINT_SOURCES, SILHOUETTE_SOURCES, make_detector
+from predict.detectors.factory import (
+    JOINT_SOURCES,
+    KEYPOINT_RCNN_JOINT_THRESHOLD,
+    SILHOUETTE_SOURCES,
+    make_detector,
+)
 
 __all__ = [
     "COCO17_NAMES",
     "JOINT_SOURCES",
+    "KEYPOINT_RCNN_JOINT_THRESHOLD",
     "SILHOUETTE_SOURCES",
     "DetectorBackend",
     "DetectorConfigError",

@@ -1,25 +1,28 @@
 """The original's detectors: Keypoint R-CNN joints + PointRend or DensePose silhouettes (spec section 9).
 
 Used only when detectron2 is installed; it is imported when this backend is built, never before. This
-module is the thin part that talks to detectron2; everything that turns its outputs into people lives in
-`detectron2_conversion` as pure functions.
+module is the thin part that talks to detectron2: configs come from `detectron2_configs` (values, no yaml
+files, so any working detectron2 install serves), weights from `detectron2_weights` (read without running
+code, the original's older layouts recognised, matched strictly), and everything that turns detectron2's
+outputs into people lives in `detectron2_conversion` as pure functions.
 
 Models, as in the original:
-- joints: detectron2 model zoo `COCO-Keypoints/keypoint_rcnn_R_50_FPN_3x.yaml`, its zoo weights (downloaded by
-  detectron2 on first use), ROI_HEADS.SCORE_THRESH_TEST = 0.7;
-- silhouettes, PointRend: `pointrend_rcnn_R_50_FPN_3x_coco.yaml` from detectron2's projects/PointRend/configs/
-  InstanceSegmentation, weights `checkpoints/pointrend_rcnn_R_50_fpn.pkl`, detectron2's default threshold;
-- silhouettes, DensePose: `densepose_rcnn_R_101_FPN_s1x.yaml` from detectron2's projects/DensePose/configs,
-  weights `checkpoints/densepose_rcnn_R_101_fpn_s1x.pkl`, default threshold.
-The config files are looked for in a detectron2 source checkout (pip install -e) and in the original's
-layout (PointRend/configs/..., DensePose/configs/... under the working folder); `silhouette_config` names
-one explicitly. By default the photo is padded to a square and resized to 512x512 before detection, as the
-released checkpoint saw it; results are mapped back to the photo's pixels.
+- joints: Keypoint R-CNN R50-FPN 3x from detectron2's model zoo, ROI_HEADS.SCORE_THRESH_TEST = 0.7;
+  weights `<weights dir>/keypoint_rcnn_R_50_FPN_3x.pkl`, else detectron2's cache, else downloaded;
+- silhouettes, PointRend R50-FPN: weights `<weights dir>/pointrend_rcnn_R_50_fpn.pkl`, detectron2's default
+  threshold;
+- silhouettes, DensePose R101-FPN s1x: weights `<weights dir>/densepose_rcnn_R_101_fpn_s1x.pkl`.
+The weights folder is `checkpoints` from the working folder, else the repository's. By default the photo is
+padded to a square and resized to 512x512 before detection, as the released checkpoint saw it; results are
+mapped back to the photo's pixels and clipped to it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -29,47 +32,58 @@ import numpy as np
 from predict.detectors.base import (
     DetectorBackend,
     DetectorConfigError,
+    DetectorError,
     DetectorUnavailableError,
+    ImageDetectionError,
     PersonDetection,
     check_rgb_image,
 )
+from predict.detectors.detectron2_configs import config_overrides
 from predict.detectors.detectron2_conversion import (
     DETECTION_SIZE,
     KeypointInstances,
     MaskInstances,
     SquarePad,
+    clip_to_image,
     densepose_to_people,
     keypoint_rcnn_to_people,
     pair_people,
     pointrend_masks_to_people,
 )
-
-KEYPOINT_RCNN_CONFIG = "COCO-Keypoints/keypoint_rcnn_R_50_FPN_3x.yaml"
-KEYPOINT_SCORE_THRESHOLD = 0.7
-SILHOUETTE_WEIGHTS = {
-    "pointrend": "pointrend_rcnn_R_50_fpn.pkl",
-    "densepose": "densepose_rcnn_R_101_fpn_s1x.pkl",
-}
-# Where each silhouette config sits relative to a detectron2 source checkout, and in the original's layout.
-SILHOUETTE_CONFIGS = {
-    "pointrend": (
-        "projects/PointRend/configs/InstanceSegmentation/pointrend_rcnn_R_50_FPN_3x_coco.yaml",
-        "PointRend/configs/InstanceSegmentation/pointrend_rcnn_R_50_FPN_3x_coco.yaml",
-    ),
-    "densepose": (
-        "projects/DensePose/configs/densepose_rcnn_R_101_FPN_s1x.yaml",
-        "DensePose/configs/densepose_rcnn_R_101_FPN_s1x.yaml",
-    ),
-}
-DETECTRON2_INSTALL_MESSAGE = (
-    "detectron2 is not installed: install it with "
-    "pip install 'git+https://github.com/facebookresearch/detectron2.git' (or the original's fork "
-    "git+https://github.com/akashsengupta1997/detectron2.git), plus "
-    "pip install 'git+https://github.com/facebookresearch/detectron2.git#subdirectory=projects/DensePose' "
-    "for DensePose, and put the weights in checkpoints/pointrend_rcnn_R_50_fpn.pkl or "
-    "checkpoints/densepose_rcnn_R_101_fpn_s1x.pkl (detectron2's model zoo fetches the Keypoint R-CNN "
-    "weights); or use the default mediapipe detector."
+from predict.detectors.detectron2_weights import (
+    SILHOUETTE_WEIGHTS,
+    keypoint_rcnn_weights,
+    match_weights,
+    prepare_weights,
+    read_weights,
 )
+from utils.paths import here_or_in_repo
+
+MODEL_NAMES = {"keypointrcnn": "Keypoint R-CNN", "pointrend": "PointRend", "densepose": "DensePose"}
+# Verified on Python 3.11, CPU: detectron2 builds against the torch already installed (hence
+# --no-build-isolation), needs torchvision from the same index as torch, and its model zoo imports
+# pkg_resources, which setuptools 82 removed. DensePose is installed from the same source tree without its
+# dependencies (they would pull a second detectron2 and an unpinned OpenCV with numpy 2), plus av.
+DETECTRON2_INSTALL_MESSAGE = (
+    "detectron2 is not installed: install torchvision from the same index as your torch (e.g. torch==2.14.1 "
+    "torchvision==0.29.1) and pip install 'setuptools<82', then git clone "
+    "https://github.com/facebookresearch/detectron2.git and run pip install --no-build-isolation -e "
+    "detectron2, plus for DensePose pip install --no-build-isolation --no-deps -e "
+    "detectron2/projects/DensePose and pip install av; put the weights in "
+    "checkpoints/pointrend_rcnn_R_50_fpn.pkl or checkpoints/densepose_rcnn_R_101_fpn_s1x.pkl (detectron2's "
+    "model zoo provides the Keypoint R-CNN weights); or use the default mediapipe detector."
+)
+# The module each silhouette model's project lives in: in a source install, and in the original's layout.
+_PROJECT_MODULES = {
+    "pointrend": ("detectron2.projects.point_rend", "point_rend"),
+    "densepose": ("densepose", "densepose"),
+}
+# Packages whose absence has a known cause and fix.
+_MISSING_MODULE_FIXES = {
+    "pkg_resources": "pip install 'setuptools<82' (setuptools 82 removed pkg_resources)",
+    "torchvision": "install torchvision from the same index as your torch",
+    "av": "pip install av",
+}
 
 
 class Detectron2Backend(DetectorBackend):
@@ -83,39 +97,47 @@ class Detectron2Backend(DetectorBackend):
         device: str | None = None,
         pad_to_square: bool = True,
         min_pair_iou: float = 0.5,
+        silhouette_weights: str | Path | None = None,
+        keypoint_weights: str | Path | None = None,
     ) -> None:
         """
         Args:
             silhouettes: "pointrend" or "densepose".
-            checkpoints_dir: folder holding the silhouette model's weights.
-            silhouette_config: the silhouette model's yaml; None looks in the usual places (module doc).
+            checkpoints_dir: folder of the weights (a relative one is looked for in the working folder, then
+                in the repository).
+            silhouette_config: a yaml merged over the built-in silhouette config (for other variants).
             device: "cpu", "cuda", "cuda:1", ...; None takes CUDA when available.
             pad_to_square: detect on the 512x512 padded square like the original (default) instead of the
                 photo as it is.
             min_pair_iou: least box IoU between a keypoint person and its silhouette.
+            silhouette_weights: the PointRend/DensePose weights file (default: in checkpoints_dir).
+            keypoint_weights: the Keypoint R-CNN weights file (default: module docstring).
         """
         if silhouettes not in SILHOUETTE_WEIGHTS:
             raise DetectorConfigError(
                 f"Unknown detectron2 silhouette model {silhouettes!r}; use pointrend or densepose."
             )
-        detectron2 = _import_or_explain("detectron2", DETECTRON2_INSTALL_MESSAGE)
-        import torch
-
         self.name = silhouettes
         self.silhouettes = silhouettes
         self.pad_to_square = pad_to_square
         self.min_pair_iou = min_pair_iou
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        weights = Path(checkpoints_dir) / SILHOUETTE_WEIGHTS[silhouettes]
-        if not weights.is_file():
+        weights_dir = here_or_in_repo(checkpoints_dir)
+        silhouette_path = Path(silhouette_weights or weights_dir / SILHOUETTE_WEIGHTS[silhouettes])
+        if not silhouette_path.is_file():
             raise DetectorUnavailableError(
-                f"The {silhouettes} weights are not at {weights}; download them as the original STRAPS "
-                "README says and put them there, or use the default mediapipe detector."
+                f"The {MODEL_NAMES[silhouettes]} weights are not at {silhouette_path}; download them as the "
+                "original STRAPS README says and put them there (or pass their path with "
+                "--silhouette_weights), or use the default mediapipe detector."
             )
-        config = _find_config(silhouettes, silhouette_config, Path(detectron2.__file__).resolve().parents[1])
-        self._keypoint_model = _build_predictor(_keypoint_rcnn_cfg(self.device), "Keypoint R-CNN")
-        self._silhouette_model = _build_predictor(
-            _silhouette_cfg(silhouettes, config, weights, self.device), silhouettes
+        _import_or_explain("detectron2", "detectron2", DETECTRON2_INSTALL_MESSAGE)
+        with _explained("import torch"):
+            import torch
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        project = _import_project(silhouettes)
+        keypoint_path = keypoint_rcnn_weights(keypoint_weights, weights_dir)
+        self._keypoint_model = _build_model("keypointrcnn", keypoint_path, self.device)
+        self._silhouette_model = _build_model(
+            silhouettes, silhouette_path, self.device, project, silhouette_config
         )
 
     def detect(self, image_rgb: np.ndarray, image_path: Path | None = None) -> list[PersonDetection]:
@@ -123,17 +145,14 @@ class Detectron2Backend(DetectorBackend):
         check_rgb_image(image_rgb)
         if self._keypoint_model is None:
             raise RuntimeError("This Detectron2Backend was closed; build a new one.")
-        square = SquarePad(image_rgb.shape[:2], DETECTION_SIZE) if self.pad_to_square else None
-        work = square.apply(image_rgb) if square is not None else image_rgb
-        bgr = np.ascontiguousarray(work[:, :, ::-1])  # detectron2's predictors take BGR
-        keypoint_people = _keypoint_instances(self._keypoint_model(bgr)["instances"].to("cpu"))
-        silhouette_instances = self._silhouette_model(bgr)["instances"].to("cpu")
-        if self.silhouettes == "pointrend":
-            mask_people = _pointrend_instances(silhouette_instances)
-        else:
-            mask_people = _densepose_instances(silhouette_instances, work.shape[:2])
-        people = pair_people(keypoint_people, mask_people, self.min_pair_iou)
-        return square.detections_to_image(people) if square is not None else people
+        return detect_people(
+            image_rgb,
+            self._keypoint_model,
+            self._silhouette_model,
+            self.silhouettes,
+            self.pad_to_square,
+            self.min_pair_iou,
+        )
 
     def close(self) -> None:
         """Drop the models (idempotent); their GPU memory is freed with them."""
@@ -141,90 +160,64 @@ class Detectron2Backend(DetectorBackend):
         self._silhouette_model = None
 
 
-def _import_or_explain(module: str, message: str) -> ModuleType:
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise DetectorUnavailableError(message) from None
+def detect_people(
+    image_rgb: np.ndarray,
+    keypoint_model: Callable[[np.ndarray], dict],
+    silhouette_model: Callable[[np.ndarray], dict],
+    silhouettes: str,
+    pad_to_square: bool = True,
+    min_pair_iou: float = 0.5,
+) -> list[PersonDetection]:
+    """People in an (H, W, 3) uint8 RGB photo, from two detectron2 predictors.
 
-
-def _find_config(silhouettes: str, explicit: str | Path | None, detectron2_root: Path) -> Path:
-    in_checkout, in_original_layout = SILHOUETTE_CONFIGS[silhouettes]
-    candidates = (
-        [Path(explicit)]
-        if explicit is not None
-        else [detectron2_root / in_checkout, Path(in_original_layout)]
-    )
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    searched = ", ".join(map(str, candidates))
-    raise DetectorUnavailableError(
-        f"The {silhouettes} config {Path(in_checkout).name} was not found at {searched}; pass "
-        f"silhouette_config= the file from detectron2's {Path(in_checkout).parent} (in its source tree)."
-    )
-
-
-def _keypoint_rcnn_cfg(device: str) -> Any:
-    from detectron2 import model_zoo
-    from detectron2.config import get_cfg
-
-    cfg = get_cfg()
-    cfg.merge_from_file(model_zoo.get_config_file(KEYPOINT_RCNN_CONFIG))
-    cfg.MODEL.WEIGHTS = model_zoo.get_checkpoint_url(KEYPOINT_RCNN_CONFIG)
-    cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = KEYPOINT_SCORE_THRESHOLD
-    cfg.MODEL.DEVICE = device
-    return cfg
-
-
-def _silhouette_cfg(silhouettes: str, config: Path, weights: Path, device: str) -> Any:
-    from detectron2.config import get_cfg
-
-    cfg = get_cfg()
+    Args:
+        keypoint_model, silhouette_model: detectron2 predictors: BGR (h, w, 3) uint8 -> {"instances": ...}.
+        silhouettes: "pointrend" or "densepose" (how the silhouette model's instances are read).
+    Returns:
+        Paired people in the photo's pixels, boxes and keypoints clipped to the photo.
+    Raises:
+        ImageDetectionError: a model failed on this image.
+    """
+    square = SquarePad(image_rgb.shape[:2], DETECTION_SIZE) if pad_to_square else None
+    work = square.apply(image_rgb) if square is not None else image_rgb
+    bgr = np.ascontiguousarray(work[:, :, ::-1])  # detectron2's predictors take BGR
+    keypoint_people = keypoint_instances(_run(keypoint_model, bgr, "keypointrcnn"))
+    silhouette_instances = _run(silhouette_model, bgr, silhouettes)
     if silhouettes == "pointrend":
-        # A source install exposes PointRend as detectron2.projects.point_rend; the original shipped it as a
-        # top-level point_rend package.
-        try:
-            point_rend = importlib.import_module("detectron2.projects.point_rend")
-        except ImportError:
-            point_rend = _import_or_explain(
-                "point_rend",
-                "PointRend is not importable; install detectron2 from a source checkout (pip install -e) so "
-                "that detectron2.projects.point_rend exists.",
-            )
-        point_rend.add_pointrend_config(cfg)
+        mask_people = pointrend_instances(silhouette_instances)
     else:
-        densepose = _import_or_explain(
-            "densepose",
-            "DensePose is not installed; run pip install "
-            "'git+https://github.com/facebookresearch/detectron2.git#subdirectory=projects/DensePose'.",
-        )
-        densepose.add_densepose_config(cfg)
-    cfg.merge_from_file(str(config))
-    cfg.MODEL.WEIGHTS = str(weights)
-    cfg.MODEL.DEVICE = device
-    return cfg
+        mask_people = densepose_instances(silhouette_instances, work.shape[:2])
+    people = pair_people(keypoint_people, mask_people, min_pair_iou)
+    people = square.detections_to_image(people) if square is not None else people
+    return [clip_to_image(person, image_rgb.shape[:2]) for person in people]
 
 
-def _build_predictor(cfg: Any, what: str) -> Any:
-    from detectron2.engine import DefaultPredictor
-
+def _run(model: Callable[[np.ndarray], dict], bgr: np.ndarray, which: str) -> Any:
+    """One model on one image -> its instances on the CPU; a failure becomes this image's one sentence."""
     try:
-        return DefaultPredictor(cfg)
-    except Exception as exc:  # detectron2/iopath/torch raise many types; the run needs one sentence
-        raise DetectorUnavailableError(
-            f"The {what} model could not be built ({type(exc).__name__}: {exc}); check its weights and "
-            "config."
-        ) from exc
+        return model(bgr)["instances"].to("cpu")
+    except Exception as exc:  # one odd image must not end the run; say where detectron2 gave up
+        raise ImageDetectionError(f"{MODEL_NAMES[which]} failed on this image: {_failure(exc)}.") from exc
 
 
-def _keypoint_instances(instances: Any) -> KeypointInstances:
+def _failure(exc: BaseException) -> str:
+    """'what went wrong, where' for an exception from inside detectron2 (whose asserts carry no text)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" in {frames[-1].name} ({Path(frames[-1].filename).name})" if frames else ""
+    if isinstance(exc, AssertionError) and not str(exc):
+        return f"an internal check of detectron2 failed{where} (degenerate model outputs)"
+    return f"{type(exc).__name__}{where}: {exc}"
+
+
+def keypoint_instances(instances: Any) -> KeypointInstances:
+    """Keypoint R-CNN `Instances` (pred_boxes.tensor (N, 4), scores (N,), pred_keypoints (N, 17, 3))."""
     return keypoint_rcnn_to_people(
         instances.pred_boxes.tensor.numpy(), instances.scores.numpy(), instances.pred_keypoints.numpy()
     )
 
 
-def _pointrend_instances(instances: Any) -> MaskInstances:
+def pointrend_instances(instances: Any) -> MaskInstances:
+    """PointRend `Instances` (pred_boxes, scores, pred_masks (N, H, W) bool, pred_classes (N,))."""
     return pointrend_masks_to_people(
         instances.pred_boxes.tensor.numpy(),
         instances.scores.numpy(),
@@ -233,12 +226,121 @@ def _pointrend_instances(instances: Any) -> MaskInstances:
     )
 
 
-def _densepose_instances(instances: Any, image_hw: tuple[int, int]) -> MaskInstances:
+def densepose_instances(instances: Any, image_hw: tuple[int, int]) -> MaskInstances:
+    """DensePose `Instances` (pred_boxes, scores, pred_densepose; detectron2 leaves pred_densepose out when
+    there are no boxes) -> person instances."""
+    if len(instances) == 0 or not instances.has("pred_densepose"):
+        return densepose_to_people(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), [], image_hw)
     from densepose.vis.extractor import DensePoseResultExtractor
 
     results, _ = DensePoseResultExtractor()(instances)
     # Each result's `labels` is the box-sized (h, w) part-index map I (0 background, 1..24 parts).
-    i_maps = [result.labels.numpy() for result in results or []]
-    boxes = instances.pred_boxes.tensor.numpy() if i_maps else np.zeros((0, 4), np.float32)
-    scores = instances.scores.numpy() if i_maps else np.zeros(0, np.float32)
-    return densepose_to_people(boxes, scores, i_maps, image_hw)
+    i_maps = [result.labels.numpy() for result in results]
+    return densepose_to_people(
+        instances.pred_boxes.tensor.numpy(), instances.scores.numpy(), i_maps, image_hw
+    )
+
+
+@contextlib.contextmanager
+def _explained(step: str, advice: str = "check the detectron2 install") -> Iterator[None]:
+    """Any failure inside becomes one sentence: what step failed, why, and what to do."""
+    try:
+        yield
+    except DetectorError:
+        raise
+    except Exception as exc:  # detectron2, fvcore, iopath and torch raise many types
+        raise DetectorUnavailableError(f"detectron2 could not {step} ({_cause(exc)}); {advice}.") from exc
+
+
+def _cause(exc: BaseException) -> str:
+    missing = _missing_module(exc)
+    if missing is not None:
+        fix = _MISSING_MODULE_FIXES.get(missing.split(".")[0], f"pip install {missing.split('.')[0]}")
+        return f"the package {missing} is missing: {fix}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _missing_module(exc: BaseException) -> str | None:
+    """The name of the module whose absence caused `exc` (also when it surfaced wrapped), else None."""
+    while exc is not None:
+        if isinstance(exc, ModuleNotFoundError) and exc.name:
+            return exc.name
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _import_or_explain(module: str, label: str, not_installed: str) -> ModuleType:
+    """Import `module`; its own absence gives `not_installed`, any other failure says what broke."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module or module.startswith(f"{exc.name}."):
+            raise DetectorUnavailableError(not_installed) from None
+        raise DetectorUnavailableError(
+            f"{label} is installed but cannot be imported ({_cause(exc)})."
+        ) from None
+    except Exception as exc:  # e.g. a torchvision built for another torch raises RuntimeError on import
+        raise DetectorUnavailableError(
+            f"{label} is installed but cannot be imported ({_cause(exc)}); check that torch, torchvision "
+            "and detectron2 were built for each other."
+        ) from None
+
+
+def _import_project(silhouettes: str) -> ModuleType:
+    """The silhouette model's detectron2 project (PointRend or DensePose), which registers its model parts."""
+    source_install, original_layout = _PROJECT_MODULES[silhouettes]
+    label = MODEL_NAMES[silhouettes]
+    not_installed = (
+        f"{label} is not importable: install detectron2 from a source checkout (pip install "
+        "--no-build-isolation -e detectron2) so that detectron2.projects.point_rend exists."
+        if silhouettes == "pointrend"
+        else "DensePose is not installed: run pip install --no-build-isolation --no-deps -e "
+        "detectron2/projects/DensePose (in a detectron2 source checkout) and pip install av."
+    )
+    try:
+        return _import_or_explain(source_install, label, not_installed)
+    except DetectorUnavailableError:
+        if original_layout == source_install:
+            raise
+        return _import_or_explain(original_layout, label, not_installed)
+
+
+def _build_model(
+    which: str,
+    weights_path: Path,
+    device: str,
+    project: ModuleType | None = None,
+    extra_config: str | Path | None = None,
+) -> Any:
+    """A detectron2 predictor with strictly matched weights. Every step's failure is one sentence."""
+    label = MODEL_NAMES[which]
+    weights, values, layout = prepare_weights(read_weights(weights_path, label), which)
+    with _explained(f"build the {label} config"):
+        from detectron2.config import get_cfg
+
+        cfg = get_cfg()
+        if which == "pointrend":
+            project.add_pointrend_config(cfg)
+        elif which == "densepose":
+            project.add_densepose_config(cfg)
+        cfg.merge_from_list(config_overrides(values))
+        if extra_config is not None:
+            cfg.merge_from_file(str(extra_config))
+        cfg.MODEL.WEIGHTS = ""  # loaded below, after the strict check
+        cfg.MODEL.DEVICE = device
+    with _explained(f"build the {label} model", "check the device and the detectron2 install"):
+        from detectron2.engine import DefaultPredictor
+
+        predictor = DefaultPredictor(cfg)
+    shapes = {name: tuple(value.shape) for name, value in predictor.model.state_dict().items()}
+    matched = match_weights(shapes, weights, label, weights_path)
+    with _explained(f"load the {label} weights ({layout} layout) from {weights_path}"):
+        import torch
+
+        state = predictor.model.state_dict()
+        for name, array in matched.items():
+            state[name] = torch.from_numpy(np.array(array))
+        # `state` keeps the model's own version metadata: the names are already today's, so detectron2's
+        # load-time renaming of old PointRend layouts (which warns about it) does not run.
+        predictor.model.load_state_dict(state)
+    return predictor

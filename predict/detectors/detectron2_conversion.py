@@ -4,6 +4,7 @@
   black borders, resize it to 512x512; and the inverse maps from that square back to the photo's pixels.
 - `keypoint_rcnn_to_people`, `pointrend_masks_to_people`, `densepose_to_people`: detectron2 outputs, as
   plain arrays, to `KeypointInstances` / `MaskInstances`.
+- `clip_to_image`: boxes and keypoints clipped to the photo (the padded square reaches beyond it).
 - `pair_people`: each Keypoint R-CNN person gets the silhouette instance whose box overlaps its box most
   (greedy one-to-one by IoU), so silhouette and joints come from the same person. The original picked
   them independently (spec 9 step 5), which could mix two people.
@@ -222,9 +223,24 @@ def pair_people(
     ]
 
 
+def clip_to_image(person: PersonDetection, image_hw: tuple[int, int]) -> PersonDetection:
+    """The person with box and keypoint coordinates clipped to the (H, W) image: [0, W] x [0, H].
+
+    Detections on the padded square can reach into the padding, which is not part of the photo.
+    """
+    height, width = image_hw
+    limits = np.array([width, height], np.float32)
+    keypoints = person.keypoints.copy()
+    keypoints[:, :2] = np.clip(keypoints[:, :2], 0.0, limits)
+    box = np.clip(person.box.reshape(2, 2), 0.0, limits).reshape(4)
+    return PersonDetection(mask=person.mask, keypoints=keypoints, box=box, score=person.score)
+
+
 def _mask_instances(boxes: np.ndarray, scores: np.ndarray, masks: np.ndarray) -> MaskInstances:
     """Keep the instances with at least one mask pixel; a box without a mask cannot give a silhouette."""
-    non_empty = masks.reshape(len(masks), -1).any(axis=1)
+    # any over the pixel axes, not reshape(len, -1): numpy cannot infer -1 for (0, H, W), which is what
+    # detectron2 returns for an image without detections.
+    non_empty = masks.any(axis=(1, 2))
     boxes = boxes.astype(np.float32).reshape(-1, 4)[non_empty]
     scores = scores.astype(np.float32).reshape(-1)[non_empty]
     return MaskInstances(boxes=boxes, scores=scores, masks=masks[non_empty])

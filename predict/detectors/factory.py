@@ -20,6 +20,9 @@ from predict.detectors.precomputed import PrecomputedBackend
 
 SILHOUETTE_SOURCES = ("mediapipe", "pointrend", "densepose", "precomputed")
 JOINT_SOURCES = ("mediapipe", "keypointrcnn", "precomputed")
+# Keypoint R-CNN's joint scores are spatial-softmax probabilities, small even for well-placed joints;
+# detectron2's own visualiser draws joints from 0.05 (mediapipe's visibilities suit a higher threshold).
+KEYPOINT_RCNN_JOINT_THRESHOLD = 0.05
 
 
 def make_detector(
