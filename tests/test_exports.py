@@ -157,6 +157,7 @@ def check_gltf_rules(gltf: pygltflib.GLTF2, blob: bytes) -> None:
             assert key not in targets
             targets.add(key)
             sampler = animation.samplers[channel.sampler]
+            assert sampler.interpolation in ("LINEAR", "STEP", "CUBICSPLINE")  # strings, not GL enums
             times = gltf.accessors[sampler.input]
             assert (times.type, times.componentType) == ("SCALAR", 5126)
             assert times.min is not None and times.max is not None

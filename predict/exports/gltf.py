@@ -294,11 +294,11 @@ def _animation(
     times = (np.arange(motion.num_frames) / motion.fps).astype(np.float32).reshape(-1, 1)
     time_accessor = blob.accessor(times, gl.SCALAR, bounds=True)
     translations = blob.accessor(motion.translations.astype(np.float32), gl.VEC3)
-    samplers = [gl.AnimationSampler(input=time_accessor, output=translations, interpolation=gl.LINEAR)]
+    samplers = [gl.AnimationSampler(input=time_accessor, output=translations, interpolation=gl.ANIM_LINEAR)]
     channels = [gl.AnimationChannel(sampler=0, target=gl.AnimationChannelTarget(node=2, path="translation"))]
     for joint, node in enumerate(joint_nodes):
         output = blob.accessor(quaternions[:, joint].astype(np.float32), gl.VEC4)
-        samplers.append(gl.AnimationSampler(input=time_accessor, output=output, interpolation=gl.LINEAR))
+        samplers.append(gl.AnimationSampler(input=time_accessor, output=output, interpolation=gl.ANIM_LINEAR))
         target = gl.AnimationChannelTarget(node=node, path="rotation")
         channels.append(gl.AnimationChannel(sampler=len(samplers) - 1, target=target))
     return gl.Animation(name="motion", samplers=samplers, channels=channels)
