@@ -12,7 +12,10 @@ more than their displacement.
 from __future__ import annotations
 
 import dataclasses
+import json
+import shutil
 import struct
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -44,6 +47,12 @@ COMPONENTS = {5121: np.uint8, 5123: np.uint16, 5125: np.uint32, 5126: np.float32
 WIDTHS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
 ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
 CAMERA = ImageCamera(focal_length=1100.0, principal_point=(320.0, 240.0), image_hw=(480, 640))
+KHRONOS_VALIDATOR = Path(__file__).resolve().parent / "gltf_validator"
+NODE = shutil.which("node")
+needs_khronos_validator = pytest.mark.skipif(
+    NODE is None or not (KHRONOS_VALIDATOR / "node_modules" / "gltf-validator").is_dir(),
+    reason="the Khronos glTF Validator is not installed (npm ci --prefix tests/gltf_validator, with Node.js)",
+)
 
 
 # ------------------------------------------------------------------------------------------- glb reading
@@ -166,6 +175,13 @@ def check_gltf_rules(gltf: pygltflib.GLTF2, blob: bytes) -> None:
             assert len(output) == times.count
             if channel.target.path == "rotation":
                 np.testing.assert_allclose(np.linalg.norm(output, axis=1), 1.0, atol=1e-6)
+
+
+def khronos_validation(*paths: Path) -> list[dict]:
+    """The Khronos glTF Validator's report per file: counts of errors, warnings, infos, hints and messages."""
+    command = [NODE, str(KHRONOS_VALIDATOR / "validate.js"), *map(str, paths)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+    return [json.loads(line) for line in result.stdout.splitlines()]
 
 
 def quaternion_matrix(q) -> np.ndarray:
@@ -448,3 +464,19 @@ def test_export_format_lists() -> None:
     assert parse_export_formats("bvh, GLB") == ("glb", "bvh") and parse_export_formats("") == ()
     with pytest.raises(ValueError, match="fbx.*choose from glb, bvh"):
         parse_export_formats("glb,fbx")
+
+
+@needs_khronos_validator
+def test_glbs_pass_the_khronos_validator(tmp_path: Path, open_model, smpl_arrays) -> None:
+    """The reference validator of the glTF 2.0 spec finds nothing to say: no error, warning, info or hint."""
+    betas = np.zeros(10, dtype=np.float32)
+    open_rig = rig_from_body_model(open_model, betas)
+    smpl_rig = rig_from_body_model(SMPLFormatBodyModel(smpl_arrays), betas)
+    paths = [
+        write_glb(tmp_path / "clip.glb", open_rig, random_motion(3, 8), CAMERA),
+        write_glb(tmp_path / "one.glb", open_rig, random_motion(1, 9), CAMERA),
+        write_glb(tmp_path / "smpl.glb", smpl_rig, random_motion(2, 1), CAMERA),
+    ]
+    for report in khronos_validation(*paths):
+        counts = [report[kind] for kind in ("errors", "warnings", "infos", "hints")]
+        assert counts == [0, 0, 0, 0], report["messages"]
