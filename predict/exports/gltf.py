@@ -255,14 +255,18 @@ def _influence_sets(skin_weights: np.ndarray) -> tuple[list[np.ndarray], list[np
 
 
 def _vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(V, 3) float32 unit area-weighted vertex normals; +y for a vertex that belongs to no face."""
+    """(V, 3) float32 unit area-weighted vertex normals; +y for a vertex of no face (glTF wants unit ones).
+
+    The same normals as renderers.vertex_normals, summed with numpy's bincount: on CPU it is over ten times
+    faster than torch's index_add_ for a 13k-vertex body."""
     corners = vertices[faces]
-    face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    normals = np.zeros_like(vertices)
-    for corner in range(3):
-        np.add.at(normals, faces[:, corner], face_normals)
+    face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])  # (F, 3)
+    normals = np.stack(
+        [np.bincount(faces.ravel(), np.repeat(face_normals[:, axis], 3), len(vertices)) for axis in range(3)],
+        axis=1,
+    )
     length = np.linalg.norm(normals, axis=1, keepdims=True)
-    normals = np.where(length > 0, normals / np.maximum(length, 1e-30), [0.0, 1.0, 0.0])
+    normals = np.where(length > 0, normals / np.maximum(length, 1e-30), (0.0, 1.0, 0.0))
     return normals.astype(np.float32)
 
 

@@ -98,13 +98,12 @@ def rig_from_body_model(body_model: SMPLFormatBodyModel, betas: np.ndarray | tor
     smpl = body_model.smpl
     with torch.no_grad():
         shape = torch.as_tensor(np.asarray(betas), dtype=smpl.v_template.dtype, device=smpl.v_template.device)
-        rest_vertices = body_model.tpose_vertices(shape.reshape(1, -1))[0]
-        rest_joints = smpl.J_regressor @ rest_vertices
+        rest_vertices = body_model.tpose_vertices(shape.reshape(1, -1))[0].cpu().numpy().astype(np.float64)
     return RiggedBody(
-        rest_vertices=rest_vertices.double().cpu().numpy(),
+        rest_vertices=rest_vertices,
         faces=body_model.faces.cpu().numpy(),
-        rest_joints=rest_joints.double().cpu().numpy(),
-        skin_weights=smpl.lbs_weights.double().cpu().numpy(),
+        rest_joints=smpl.J_regressor.cpu().numpy().astype(np.float64) @ rest_vertices,
+        skin_weights=smpl.lbs_weights.cpu().numpy().astype(np.float64),
         parents=tuple(int(p) for p in smpl.parents.tolist()),
         joint_names=SMPL_JOINT_NAMES,
     )
