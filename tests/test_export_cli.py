@@ -1,18 +1,27 @@
-"""run_predict.py --export glb,bvh end to end, and report.html in a real headless browser.
+"""run_predict.py --export glb,bvh end to end, and its files in a real headless browser.
 
 Two rendered people (one with '#' and a space in its name, which URLs must encode) and one corrupt file go
-through the precomputed detector: the glb and BVH of each person replay its npz within 1 mm, and the
-report lists every picture, the failure at the top, and sorts by fit score in Chromium.
+through the precomputed detector: the glb and BVH of each person replay its npz within 1 mm; three.js (the
+web's common glTF viewer) shows the glb through its own camera where our renderer shows the npz's mesh; and
+report.html lists every picture, the failure at the top, and sorts by fit score in Chromium.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import functools
 import json
+import re
 import shutil
 import subprocess
+import threading
+from collections.abc import Iterator
 from html.parser import HTMLParser
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -20,9 +29,11 @@ import torch
 import run_predict
 from models.bundle import load_bundle
 from predict.report_html import REPORT_NAME, report_html
+from renderers import silhouette
 from tests.test_exports import (
     CAMERA_TO_GLTF,
     MM,
+    WEB_TOOLS,
     bvh_positions,
     check_gltf_rules,
     parse_bvh,
@@ -31,6 +42,7 @@ from tests.test_exports import (
 )
 from tests.test_predict import make_checkpoint, render_person, write_precomputed, write_rgb
 from utils.joint_names import SMPL_JOINT_NAMES
+from utils.metrics import silhouette_iou
 
 PEOPLE = ("person #1", "person2")
 CORRUPT = "broken.jpg"
@@ -162,7 +174,8 @@ class _DomReader(HTMLParser):
             self.text[self.table] = self.text.get(self.table, "") + data
 
 
-def chromium_dom(url: str, profile: Path) -> _DomReader:
+def run_chromium(url: str, profile: Path) -> str:
+    """The DOM of a page after its scripts ran, from headless Chromium (WebGL through SwiftShader)."""
     command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
     command += [
         "--disable-component-update",
@@ -170,12 +183,65 @@ def chromium_dom(url: str, profile: Path) -> _DomReader:
         "--no-first-run",
         f"--user-data-dir={profile}",
     ]
-    command += ["--virtual-time-budget=5000", "--dump-dom", url]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    command += ["--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+    command += ["--virtual-time-budget=10000", "--dump-dom", url]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
     assert result.returncode == 0 and "</html>" in result.stdout, result.stderr[-2000:]
+    return result.stdout
+
+
+def chromium_dom(url: str, profile: Path) -> _DomReader:
     reader = _DomReader()
-    reader.feed(result.stdout)
+    reader.feed(run_chromium(url, profile))
     return reader
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def served(root: Path) -> Iterator[str]:
+    """Serve a folder on a free local port (ES modules do not load from file:// pages); yields its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (apt-get install chromium)")
+@pytest.mark.skipif(
+    not (WEB_TOOLS / "node_modules" / "three").is_dir(),
+    reason="three.js is not installed (npm ci --prefix tests/web, with Node.js)",
+)
+def test_glb_in_threejs_matches_our_render(export_run: dict, tmp_path: Path) -> None:
+    """three.js skins the glb (four influences per vertex, its limit) and draws it through the glb's camera:
+    the silhouette is our renderer's silhouette of the npz's vertices with the npz's camera."""
+    root = tmp_path / "site"
+    root.mkdir()
+    (root / "web").symlink_to(WEB_TOOLS)
+    (root / "out").symlink_to(export_run["output"])
+    with served(root) as url:
+        dom = run_chromium(f"{url}/web/view_glb.html?glb=../out/person2.glb&mode=silhouette", tmp_path / "p")
+    assert "data-error" not in dom
+    encoded = re.search(r'data-png="data:image/png;base64,([^"]+)"', dom)
+    assert encoded is not None
+    picture = cv2.imdecode(np.frombuffer(base64.b64decode(encoded.group(1)), np.uint8), cv2.IMREAD_GRAYSCALE)
+    with np.load(export_run["output"] / "person2.npz") as data:
+        vertices, faces = torch.from_numpy(data["vertices"])[None], torch.from_numpy(data["faces"]).long()
+        focal, centre = float(data["focal_length"]), torch.from_numpy(data["principal_point"])
+    height, width = (2 * centre.flip(0)).round().int().tolist()
+    assert picture.shape == (height, width)  # the camera's image size, 288 x 352
+    ours = silhouette(vertices, faces, focal, centre, (height, width))[0]
+    theirs = torch.from_numpy(picture > 127)
+    assert theirs.sum() > 3000
+    assert float(silhouette_iou(ours[None], theirs[None])) > 0.99  # 0.998 measured
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (apt-get install chromium)")

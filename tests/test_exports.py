@@ -47,11 +47,11 @@ COMPONENTS = {5121: np.uint8, 5123: np.uint16, 5125: np.uint32, 5126: np.float32
 WIDTHS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
 ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
 CAMERA = ImageCamera(focal_length=1100.0, principal_point=(320.0, 240.0), image_hw=(480, 640))
-KHRONOS_VALIDATOR = Path(__file__).resolve().parent / "gltf_validator"
+WEB_TOOLS = Path(__file__).resolve().parent / "web"
 NODE = shutil.which("node")
 needs_khronos_validator = pytest.mark.skipif(
-    NODE is None or not (KHRONOS_VALIDATOR / "node_modules" / "gltf-validator").is_dir(),
-    reason="the Khronos glTF Validator is not installed (npm ci --prefix tests/gltf_validator, with Node.js)",
+    NODE is None or not (WEB_TOOLS / "node_modules" / "gltf-validator").is_dir(),
+    reason="the Khronos glTF Validator is not installed (npm ci --prefix tests/web, with Node.js)",
 )
 
 
@@ -179,7 +179,7 @@ def check_gltf_rules(gltf: pygltflib.GLTF2, blob: bytes) -> None:
 
 def khronos_validation(*paths: Path) -> list[dict]:
     """The Khronos glTF Validator's report per file: counts of errors, warnings, infos, hints and messages."""
-    command = [NODE, str(KHRONOS_VALIDATOR / "validate.js"), *map(str, paths)]
+    command = [NODE, str(WEB_TOOLS / "validate.js"), *map(str, paths)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
     return [json.loads(line) for line in result.stdout.splitlines()]
 
