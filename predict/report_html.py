@@ -23,6 +23,8 @@ REPORT_NAME = "report.html"
 THUMBNAIL_HEIGHT = 180  # pixels on the page
 # Pictures shown per image, by the suffix of their file names (several with a person index: <stem>_p0...).
 SHOWN_PICTURES = (("overlay", "_overlay.png"), ("side view", "_side.png"))
+# Column titles of the fit scores summary.json knows; other scores are titled with their keys.
+FIT_TITLES = {"silhouette_iou": "silhouette IoU", "joints2d_error_px": "2D joint error (px)"}
 
 _STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
@@ -121,7 +123,11 @@ def _images_section(done: list[dict[str, Any]]) -> str:
     fit_keys = list(dict.fromkeys(key for entry in done for key in (entry.get("fit") or {})))
     headers = ['<th data-key="image" data-type="text">image</th>']
     headers += [f"<th>{_text(label)}</th>" for label, _ in SHOWN_PICTURES]
-    headers += [f'<th data-key="{_text(key)}" data-type="number">{_text(key)}</th>' for key in fit_keys]
+    headers += [
+        f'<th data-key="{_text(key)}" data-type="number" title="{_text(key)}">'
+        f"{_text(FIT_TITLES.get(key, key))}</th>"
+        for key in fit_keys
+    ]
     headers += ['<th data-key="total_ms" data-type="number">time (ms)</th>', "<th>files</th>"]
     rows = []
     for entry in done:
