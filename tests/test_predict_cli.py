@@ -104,7 +104,7 @@ def test_bad_inputs_cost_one_summary_line_each(
         assert entry["status"] == "failed" and reason in entry["reason"], (stem, entry)
         assert "outputs" not in entry and "fit" not in entry
     written = {path.name.split(".")[0].split("_")[0] for path in output.rglob("*") if path.is_file()}
-    assert written == set(GOOD) | {"summary"}  # nothing at all for the bad ones
+    assert written == set(GOOD) | {"summary", "report"}  # nothing at all for the bad ones
     assert not any(path.name.startswith(".") for path in output.rglob("*"))  # no temporary files left
 
     # Odd formats give the same body as the plain image: same mask and joints, same pixels or nearly.
