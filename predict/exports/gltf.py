@@ -35,6 +35,8 @@ INFLUENCES_PER_SET = 4
 BODY_COLOUR = (0.80, 0.62, 0.52, 1.0)
 CAMERA_ZNEAR = 0.01
 _HALF_TURN_ABOUT_X = [1.0, 0.0, 0.0, 0.0]  # quaternion (x, y, z, w) of rig.CAMERA_TO_Y_UP
+# Node indices: the camera, the image camera frame, the body (cam_t), then the joints, then the mesh.
+_CAMERA_NODE, _FRAME_NODE, _BODY_NODE, _FIRST_JOINT_NODE = 0, 1, 2, 3
 AXES_NOTE = (
     "glTF axes: y up, metres. The node 'image_camera_frame' maps the image camera frame (x right, y down, "
     "z forward; the frame of the npz's vertices) into them; the camera sits at the origin looking down -z. "
@@ -113,15 +115,14 @@ def build_gltf(
     )
     document.cameras = [_camera(camera)]
     quaternions = _continuous(rotmats_to_quaternions(motion.rotations))  # (T, J, 4)
-    first_joint = 3
-    joint_nodes = list(range(first_joint, first_joint + num_joints))
+    joint_nodes = list(range(_FIRST_JOINT_NODE, _FIRST_JOINT_NODE + num_joints))
     children: list[list[int]] = [[] for _ in range(num_joints)]
     for joint, parent in enumerate(rig.parents):
         if parent >= 0:
             children[parent].append(joint_nodes[joint])
     document.nodes = [
         gl.Node(name="camera", camera=0),
-        gl.Node(name="image_camera_frame", rotation=_HALF_TURN_ABOUT_X, children=[2]),
+        gl.Node(name="image_camera_frame", rotation=_HALF_TURN_ABOUT_X, children=[_BODY_NODE]),
         gl.Node(name="body", translation=_floats(motion.translations[0]), children=[joint_nodes[0]]),
         *(
             gl.Node(
@@ -135,7 +136,7 @@ def build_gltf(
         gl.Node(name="body_mesh", mesh=0, skin=0),
     ]
     mesh_node = len(document.nodes) - 1
-    document.scenes = [gl.Scene(name="prediction", nodes=[0, 1, mesh_node])]
+    document.scenes = [gl.Scene(name="prediction", nodes=[_CAMERA_NODE, _FRAME_NODE, mesh_node])]
     document.meshes = [gl.Mesh(name="body", primitives=[_primitive(rig, blob)])]
     document.materials = [
         gl.Material(
@@ -299,7 +300,9 @@ def _animation(
     time_accessor = blob.accessor(times, gl.SCALAR, bounds=True)
     translations = blob.accessor(motion.translations.astype(np.float32), gl.VEC3)
     samplers = [gl.AnimationSampler(input=time_accessor, output=translations, interpolation=gl.ANIM_LINEAR)]
-    channels = [gl.AnimationChannel(sampler=0, target=gl.AnimationChannelTarget(node=2, path="translation"))]
+    channels = [
+        gl.AnimationChannel(sampler=0, target=gl.AnimationChannelTarget(node=_BODY_NODE, path="translation"))
+    ]
     for joint, node in enumerate(joint_nodes):
         output = blob.accessor(quaternions[:, joint].astype(np.float32), gl.VEC4)
         samplers.append(gl.AnimationSampler(input=time_accessor, output=output, interpolation=gl.ANIM_LINEAR))
