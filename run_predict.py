@@ -31,6 +31,7 @@ from predict.detectors import (
     DetectorUnavailableError,
     make_detector,
 )
+from predict.exports import EXPORT_FORMATS, parse_export_formats
 from predict.outputs import OUTPUT_KINDS, OutputOptions
 from predict.pipeline import (
     OutputFolderError,
@@ -218,6 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
             default=True,
             help=f"{_OUTPUT_HELP[kind]} (default: on)",
         )
+    parser.add_argument(
+        "--export",
+        default="",
+        help=f"extra formats, a comma list of {', '.join(EXPORT_FORMATS)}: <stem>.glb rigged glTF 2.0 (mesh, "
+        "skeleton, skinning, pose, camera) for Blender, game engines and the web; <stem>.bvh skeleton and "
+        "joint rotations for animation tools (default: none)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -264,6 +272,10 @@ def run(args: argparse.Namespace) -> int:
             f"No image files found at {args.input} (looked for .jpg, .jpeg, .png, .bmp, .tif, .tiff, .webp"
             f"{'' if args.recursive else '; add --recursive for sub-folders'})."
         )
+    try:
+        exports = parse_export_formats(args.export)
+    except ValueError as error:
+        raise UsageError(f"--export: {error}") from error
     device = resolve_device(f"cuda:{args.gpu}" if args.gpu is not None else args.device)
     joints_from = args.joints_from or _JOINTS_FOR.get(args.silh_from, args.silh_from)
     detector_options = _detector_options(args, joints_from, device)
@@ -278,6 +290,7 @@ def run(args: argparse.Namespace) -> int:
             **{kind: getattr(args, kind) for kind in OUTPUT_KINDS},
             overlay_max_side=args.overlay_max_side,
             view_size=args.view_size,
+            exports=exports,
         )
         run_info = {
             "input": str(args.input),
@@ -291,6 +304,7 @@ def run(args: argparse.Namespace) -> int:
             "precision": predictor.precision.label,
             "batch_size": args.batch_size,
             "outputs": list(outputs.kinds),
+            "exports": list(exports),
         }
         options = RunOptions(
             outputs=outputs,

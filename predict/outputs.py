@@ -56,6 +56,7 @@ class OutputOptions:
     proxy: bool = True
     overlay_max_side: int = 1600  # larger images are downscaled for the overlay picture
     view_size: int = 384  # side and T-pose pictures are view_size x view_size
+    exports: tuple[str, ...] = ()  # extra formats (predict.exports.EXPORT_FORMATS): "glb", "bvh"
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -233,3 +234,6 @@ def _atomic(path: Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+atomic_path = _atomic  # the same guarantee for writers of other output modules (predict/exports/)

@@ -1,4 +1,5 @@
-"""A prediction run over image files: read, detect, predict in batches, write the outputs and summary.json.
+"""A prediction run over image files: read, detect, predict in batches, write the outputs, summary.json
+and report.html.
 
 Each image either gets its outputs or one summary line with the reason it has none (unreadable, not an
 image, no person found, the detector's own per-image error, ...); nothing else stops the run. Images are
@@ -30,6 +31,7 @@ import torch
 from tqdm import tqdm
 
 from predict.detectors.base import DetectorBackend, ImageDetectionError
+from predict.exports import write_exports
 from predict.outputs import (
     PICTURE_SUFFIXES,
     ImageResult,
@@ -43,6 +45,7 @@ from predict.outputs import (
     write_png,
 )
 from predict.predictor import NO_PERSON, PredictionBatch, PredictionInputError, Predictor, find_person
+from predict.report_html import write_report_html
 from predict.run_records import OutputFolder, merged_results, result_from_record
 from predict.views import proxy_pictures, render_overlays, render_side_views, render_tpose_views
 from utils.image_io import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, ImageReadError, LoadedImage, read_image_rgb
@@ -217,6 +220,7 @@ def _predict_into(
     summary = {"run": summary["run"], "this_run": run_counts, "images": summary["images"]}
     try:
         write_json(folder.path / SUMMARY_NAME, summary)
+        write_report_html(folder.path, summary)
     except OSError as error:
         run_counts["write_errors"].append(
             f"{folder.path / SUMMARY_NAME} could not be written ({error.strerror or error}); "
@@ -365,6 +369,7 @@ def _write_outputs(
             written.append(write_npz(base.with_name(base.name + ".npz"), arrays))
         if outputs.obj:
             written.append(write_obj(base.with_name(base.name + ".obj"), arrays["vertices"], arrays["faces"]))
+    written += write_exports(base, outputs.exports, predictor.bundle, batch, row)
     for kind, suffix in PICTURE_SUFFIXES.items():
         if kind in pictures:
             written.append(write_png(base.with_name(base.name + suffix), pictures[kind]))

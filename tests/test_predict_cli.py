@@ -105,7 +105,7 @@ def test_bad_inputs_cost_one_summary_line_each(
         assert "outputs" not in entry and "fit" not in entry
     files = [path for path in output.rglob("*") if path.is_file() and path.name != ".straps_run.lock"]
     written = {path.name.split(".")[0].split("_")[0] for path in files}
-    assert written == set(GOOD) | {"summary", "records"}  # nothing at all for the bad ones
+    assert written == set(GOOD) | {"summary", "records", "report"}  # nothing at all for the bad ones
     assert not any(path.name.startswith(".") for path in files)  # no temporary files left
 
     # Odd formats give the same body as the plain image: same mask and joints, same pixels or nearly.
