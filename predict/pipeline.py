@@ -13,6 +13,7 @@ may not be the image's own folder.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from predict.detectors.base import DetectorBackend, ImageDetectionError
+from predict.group_overlay import render_group_overlay
 from predict.outputs import (
     PICTURE_SUFFIXES,
     ImageResult,
@@ -36,7 +38,8 @@ from predict.outputs import (
     write_obj,
     write_png,
 )
-from predict.predictor import NO_PERSON, PredictionBatch, PredictionInputError, Predictor, find_person
+from predict.people import DEFAULT_MAX_PEOPLE, find_people
+from predict.predictor import NO_PERSON, PredictionBatch, PredictionInputError, Predictor
 from predict.views import proxy_pictures, render_overlays, render_side_views, render_tpose_views
 from utils.image_io import DEFAULT_MAX_SIDE, ImageReadError, LoadedImage, read_image_rgb
 
@@ -57,6 +60,8 @@ class RunOptions:
     batch_size: int = 8
     max_side: int | None = DEFAULT_MAX_SIDE  # images are downscaled to this long side on reading
     progress: bool = True
+    people: str = "main"  # "main": the most prominent person; "all": everybody, <stem>_p<k> outputs
+    max_people: int = DEFAULT_MAX_PEOPLE
 
 
 @dataclass
@@ -67,6 +72,7 @@ class _Found:
     image: LoadedImage
     mask: np.ndarray
     keypoints: np.ndarray
+    person: int | None = None  # k of <stem>_p<k> with --people all
 
 
 def input_root(input_path: str | Path) -> Path:
@@ -159,8 +165,9 @@ def predict_files(
     with tqdm(total=len(paths), unit="image", disable=not options.progress, dynamic_ncols=True) as bar:
         for first in range(0, len(paths), options.batch_size):
             indices = range(first, min(first + options.batch_size, len(paths)))
-            found = [_read_and_detect(paths[i], i, detector, results, options) for i in indices]
-            found = [item for item in found if item is not None]
+            found = [
+                item for i in indices for item in _read_and_detect(paths[i], i, detector, results, options)
+            ]
             if found:
                 _predict_and_write(found, stems, predictor, output_dir, results, options.outputs)
             bar.update(len(indices))
@@ -172,32 +179,38 @@ def predict_files(
 
 def _read_and_detect(
     path: Path, index: int, detector: DetectorBackend, results: list[ImageResult], options: RunOptions
-) -> _Found | None:
-    """Read one image and find its person; a failure is recorded in `results[index]`."""
+) -> list[_Found]:
+    """Read one image and find its people (the most prominent one for people="main"); a failure is
+    recorded in `results[index]`."""
     result = results[index]
     start = time.perf_counter()
     try:
         image = read_image_rgb(path, options.max_side)
     except ImageReadError as error:
         result.fail(str(error))
-        return None
+        return []
     finally:
         result.timings_ms["read"] = _ms_since(start)
     start = time.perf_counter()
     try:
-        person = find_person(detector, image.rgb, path)
+        found = find_people(detector, image.rgb, path, options.max_people)
     except ImageDetectionError as error:
         result.fail(str(error))
-        return None
+        return []
     except Exception as error:  # a detector crash on one odd image must not end a long run
         result.fail(f"The {detector.name} detector failed on this image ({type(error).__name__}: {error}).")
-        return None
+        return []
     finally:
         result.timings_ms["detect"] = _ms_since(start)
-    if person is None:
+    if not found.people:
         result.fail(NO_PERSON)
-        return None
-    return _Found(index, image, person.mask, person.keypoints)
+        return []
+    if found.attempt is not None:
+        result.details["found_by"] = found.attempt
+    if options.people == "main":
+        return [_Found(index, image, found.people[0].mask, found.people[0].keypoints)]
+    result.details["people"] = []
+    return [_Found(index, image, p.mask, p.keypoints, person=k) for k, p in enumerate(found.people)]
 
 
 def _predict_and_write(
@@ -216,7 +229,14 @@ def _predict_and_write(
             [item.image.original_hw for item in found],
         )
         start = time.perf_counter()
-        pictures, overlay_scales = _render_pictures(batch, [item.image.rgb for item in found], outputs)
+        groups = _group_rows(found)  # --people all: one overlay per image with everybody
+        row_outputs = dataclasses.replace(outputs, overlay=False) if groups else outputs
+        pictures, overlay_scales = _render_pictures(batch, [item.image.rgb for item in found], row_outputs)
+        group_overlays = {
+            index: render_group_overlay(batch, rows, found[rows[0]].image.rgb, outputs.overlay_max_side)
+            for index, rows in groups.items()
+            if outputs.overlay
+        }
         render_ms = _ms_since(start)
     except (PredictionInputError, RuntimeError) as error:
         for item in found:
@@ -226,22 +246,49 @@ def _predict_and_write(
     shared["render"] = render_ms / len(found)
     for row, item in enumerate(found):
         result = results[item.index]
-        result.timings_ms.update(shared)
+        if result.status != "ok":  # an earlier person's files of this image could not be written
+            continue
+        for stage, ms in shared.items():  # an image's people share its stages
+            result.timings_ms[stage] = result.timings_ms.get(stage, 0.0) + ms
+        stem = stems[item.index] + (f"_p{item.person}" if item.person is not None else "")
         start = time.perf_counter()
         try:
             row_pictures = {kind: images[row] for kind, images in pictures.items()}
-            result.outputs = _write_outputs(
-                batch, row, output_dir, stems[item.index], row_pictures, predictor, outputs
-            )
+            written = _write_outputs(batch, row, output_dir, stem, row_pictures, predictor, outputs)
+            if item.person is not None and item.person == 0 and item.index in group_overlays:
+                overlay, scale = group_overlays[item.index]
+                path = write_png(output_dir / f"{stems[item.index]}{PICTURE_SUFFIXES['overlay']}", overlay)
+                written.append(path.relative_to(output_dir).as_posix())
+                result.overlay_scale = round(scale, 6)
         except OSError as error:
             result.fail(f"Its outputs could not be written ({error}).")
             continue
         finally:
-            result.timings_ms["write"] = _ms_since(start)
-        result.fit = fit_scores(batch, row)
+            result.timings_ms["write"] = result.timings_ms.get("write", 0.0) + _ms_since(start)
+        result.outputs += written
+        if item.person is None or item.person == 0:
+            result.fit = fit_scores(batch, row)
+        if item.person is not None:
+            box = [round(float(v), 2) for v in batch.bbox[row].tolist()]
+            person = {
+                "person": item.person,
+                "crop_box": box,
+                "fit": fit_scores(batch, row),
+                "outputs": written,
+            }
+            result.details["people"].append(person)
         if overlay_scales is not None:
             result.overlay_scale = round(overlay_scales[row], 6)
         result.timings_ms["total"] = sum(ms for stage, ms in result.timings_ms.items() if stage != "total")
+
+
+def _group_rows(found: list[_Found]) -> dict[int, list[int]]:
+    """Batch rows per image for the images of a --people all run (p0 first); {} otherwise."""
+    groups: dict[int, list[int]] = {}
+    for row, item in enumerate(found):
+        if item.person is not None:
+            groups.setdefault(item.index, []).append(row)
+    return groups
 
 
 def _render_pictures(
