@@ -1,8 +1,8 @@
 """Demo data for groups and videos: a rendered group of people and a rendered clip of a person walking past.
 
-    python -m data.demo_realinputs --out demo
+    python -m data.demo_realinputs --out demo/multi
 
-Writes, with the renderer, clothing and backdrops of `data.demo_scenes`:
+Writes, with the renderer, clothing and backdrops of `data.demo_scenes` (textures from `demo/textures`):
 - `<out>/group_01_four_people.jpg` (640 x 480): four people standing on one floor at 5.8 to 8 m, partly
   hiding each other; ground truth `<out>/ground_truth/group_01_four_people_gt.npz`: per person (P = 4,
   nearest first) pose (P, 72), betas (P, 10), cam_t (P, 3), focal_length, principal_point (2,),
@@ -56,6 +56,8 @@ CLIP_DEPTH = 6.5
 CLIP_X_RANGE = (-0.85, 0.85)  # metres, left to right, at CLIP_DEPTH
 CLIP_YAW_DEG = -70.0  # turned towards the picture's right, where it walks
 VIDEO_CODEC = "mp4v"
+DEFAULT_OUT = Path("demo/multi")
+TEXTURES_DIR = Path("demo/textures")
 
 
 @dataclass(frozen=True)
@@ -247,14 +249,14 @@ def _keypoints(truths: list[SceneTruth], bundle) -> np.ndarray:
     return np.stack([truth_keypoints(bundle, t) for t in truths])
 
 
-def generate(out: Path, progress: bool = True) -> list[Path]:
-    """Render the group scene and the clip into `out` (which holds textures/); returns their paths."""
+def generate(out: Path, textures_dir: Path = TEXTURES_DIR, progress: bool = True) -> list[Path]:
+    """Render the group scene and the clip into `out`; returns their paths."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one summation order: the same bytes on every run
     try:
         bundle = load_bundle("open", "neutral")
         weights = bundle.body_model.smpl.lbs_weights.numpy()
-        textures = {name: load_texture(out / "textures", name) for name in TEXTURE_NAMES}
+        textures = {name: load_texture(textures_dir, name) for name in TEXTURE_NAMES}
         (out / "ground_truth").mkdir(parents=True, exist_ok=True)
         with torch.no_grad():
             return [
@@ -267,9 +269,12 @@ def generate(out: Path, progress: bool = True) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("demo"), help="demo folder (holds textures/)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: %(default)s)")
+    parser.add_argument(
+        "--textures", type=Path, default=TEXTURES_DIR, help="texture folder (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
-    for path in generate(args.out):
+    for path in generate(args.out, args.textures):
         print(f"wrote {path}")
 
 

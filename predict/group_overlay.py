@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 import torch
+from torch import Tensor
 
 from predict.predictor import PredictionBatch
 from predict.views import overlay_size
@@ -23,35 +24,54 @@ PERSON_COLOURS = (
 )
 
 
-@torch.inference_mode()
 def render_group_overlay(
     batch: PredictionBatch, rows: Sequence[int], background: np.ndarray, max_side: int = 1600
 ) -> tuple[np.ndarray, float]:
-    """Every person of one picture (batch rows `rows`, p0 first) over it, in depth order, each in its own
-    colour -> (overlay (H', W', 3) uint8, overlay pixels per image pixel).
-
-    Each person has a camera of their own (focal length from their crop); the overlay uses the largest of
-    them, and each mesh's depths are scaled by f_common / f_person, which leaves every vertex's projection
-    unchanged and sets the depth order by apparent distance.
-    """
+    """Every person of one picture (batch rows `rows`, p0 first) over it -> (overlay (H', W', 3) uint8,
+    overlay pixels per image pixel); see `render_people_overlay`."""
     rows = list(rows)
-    height, width = (int(s) for s in batch.image_hw[rows[0]].tolist())
-    (out_h, out_w), scale = overlay_size((height, width), max_side)
-    focal = batch.focal_length[rows]
-    common = focal.max()
-    vertices = batch.vertices[rows].clone()  # (P, V, 3)
-    vertices[..., 2] *= (common / focal)[:, None]
+    image_hw = tuple(int(s) for s in batch.image_hw[rows[0]].tolist())
+    return render_people_overlay(
+        batch.vertices[rows], batch.faces, batch.focal_length[rows], batch.principal_point[rows[0]],
+        image_hw, background, max_side,
+    )  # fmt: skip
+
+
+@torch.inference_mode()
+def render_people_overlay(
+    vertices: Tensor,
+    faces: Tensor,
+    focal_length: Tensor,
+    principal_point: Tensor,
+    image_hw: tuple[int, int],
+    background: np.ndarray,
+    max_side: int = 1600,
+) -> tuple[np.ndarray, float]:
+    """People's camera-frame meshes (P, V, 3) with their focal lengths (P,) and the picture's principal
+    point (2,), drawn over the picture (h, w, 3) uint8 of any size with the image's aspect, in depth order,
+    each in its own colour (p0 first) -> (overlay (H', W', 3) uint8, overlay pixels per image pixel).
+
+    Each person may have a camera of their own (focal length from their crop); the overlay uses the largest
+    of them, and each mesh's depths are scaled by f_common / f_person, which leaves every vertex's
+    projection unchanged and sets the depth order by apparent distance.
+    """
+    (out_h, out_w), scale = overlay_size(image_hw, max_side)
+    common = focal_length.max()
+    vertices = vertices.clone()
+    vertices[..., 2] *= (common / focal_length)[:, None]
     count, num_vertices = vertices.shape[:2]
-    faces = torch.cat([batch.faces + k * num_vertices for k in range(count)])
+    faces = torch.cat([faces + k * num_vertices for k in range(count)])
     colours = torch.tensor(
         [PERSON_COLOURS[k % len(PERSON_COLOURS)] for k in range(count)], device=vertices.device
     ).repeat_interleave(num_vertices, dim=0)
-    picture = cv2.resize(background, (out_w, out_h), interpolation=cv2.INTER_AREA)
+    shrinking = out_h * out_w < background.shape[0] * background.shape[1]
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    picture = cv2.resize(background, (out_w, out_h), interpolation=interpolation)
     rendered = render_overlay(
         vertices.reshape(1, -1, 3),
         faces,
         (common * scale).reshape(1),
-        (batch.principal_point[rows[0]] * scale)[None],
+        (principal_point * scale)[None],
         (out_h, out_w),
         background=torch.from_numpy(picture).to(vertices.device),
         colours=colours,
