@@ -357,13 +357,12 @@ def run_video(args: argparse.Namespace) -> int:
 
 
 def _build_detector(args: argparse.Namespace, joints_from: str, options: dict):
-    """The detector of an image run: the chosen backend, wrapped in retries unless --no-retry."""
+    """The detector of an image run: the chosen backend; mediapipe wrapped in retries unless --no-retry (the
+    detectron2 backends already pad to a square, precomputed files do not change)."""
     primary = make_detector(args.silh_from, joints_from, **options)
-    if not args.retry:
+    if not args.retry or args.silh_from != "mediapipe":
         return primary
-    fallback = None
-    if args.silh_from == "mediapipe":
-        fallback = make_detector(args.silh_from, joints_from, min_detection_confidence=RETRY_THRESHOLD)
+    fallback = make_detector(args.silh_from, joints_from, min_detection_confidence=RETRY_THRESHOLD)
     return RetryingDetector(primary, fallback)
 
 
