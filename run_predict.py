@@ -31,8 +31,10 @@ from predict.detectors import (
     DetectorUnavailableError,
     make_detector,
 )
+from predict.detectors.retry import RETRY_THRESHOLD, RetryingDetector
 from predict.exports import EXPORT_FORMATS, parse_export_formats
 from predict.outputs import OUTPUT_KINDS, OutputOptions
+from predict.people import DEFAULT_MAX_PEOPLE, PEOPLE_MODES
 from predict.pipeline import (
     OutputFolderError,
     RunOptions,
@@ -50,6 +52,7 @@ from predict.predictor import (
 )
 from predict.refine import RefineConfig
 from predict.run_records import OutputFolder, OutputFolderUnusableError
+from predict.video import DEFAULT_FOLDER_FPS, VideoOptions, is_video_file
 from utils.image_io import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, InputPathError, list_images
 
 EXIT_ASSET_ERROR = 1
@@ -226,6 +229,45 @@ def build_parser() -> argparse.ArgumentParser:
         "skeleton, skinning, pose, camera) for Blender, game engines and the web; <stem>.bvh skeleton and "
         "joint rotations for animation tools (default: none)",
     )
+    parser.add_argument(
+        "--people",
+        choices=PEOPLE_MODES,
+        default="main",
+        help="main: the most prominent person (large, central, complete); all: everybody, with per-person "
+        "outputs <stem>_p0.npz, ... and one overlay (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max_people",
+        type=int,
+        default=DEFAULT_MAX_PEOPLE,
+        help="at most this many people per picture or frame (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--retry",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="when the detector finds nobody, retry on the picture padded to a square, at a lower threshold "
+        "and on crops (default: on)",
+    )
+    parser.add_argument(
+        "--video",
+        action="store_true",
+        help="--input is a folder of frames of one video (a video file such as clip.mp4 needs no flag)",
+    )
+    parser.add_argument(
+        "--fps",
+        type=float,
+        default=DEFAULT_FOLDER_FPS,
+        help="frame rate of a folder of frames (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--smooth", action="store_true", help="videos: One-Euro smoothing of pose and camera over time"
+    )
+    parser.add_argument(
+        "--per_frame_shape",
+        action="store_true",
+        help="videos: a body shape per frame instead of one per person per clip",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -261,6 +303,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--joint_threshold must lie in [0, 1], got {args.joint_threshold}.")
     if args.max_pixels < 256:
         raise UsageError(f"--max_pixels must be at least 256, got {args.max_pixels}.")
+    if args.max_people < 1 or args.fps <= 0:
+        raise UsageError("--max_people must be at least 1 and --fps positive.")
+    if args.video or is_video_file(args.input):
+        return run_video(args)
     paths = list_images(args.input, recursive=args.recursive)
     output_dir = args.output if args.output is not None else default_output_dir(args.input)
     check_output_dir(output_dir, args.input)
@@ -283,7 +329,7 @@ def run(args: argparse.Namespace) -> int:
     # The output folder is created, checked writable and locked before any model loads.
     with (
         OutputFolder(output_dir) as folder,
-        make_detector(args.silh_from, joints_from, **detector_options) as detector,
+        _build_detector(args, joints_from, detector_options) as detector,
     ):
         predictor = _build_predictor(args, device)
         outputs = OutputOptions(
@@ -306,6 +352,7 @@ def run(args: argparse.Namespace) -> int:
             "outputs": list(outputs.kinds),
             "exports": list(exports),
         }
+        run_info.update(people=args.people, retry=args.retry)
         options = RunOptions(
             outputs=outputs,
             batch_size=args.batch_size,
@@ -313,6 +360,8 @@ def run(args: argparse.Namespace) -> int:
             max_pixels=args.max_pixels,
             skip_existing=args.skip_existing,
             progress=not args.quiet,
+            people=args.people,
+            max_people=args.max_people,
         )
         input_folder = input_root(args.input) if not Path(args.input).is_file() else None
         summary = predict_files(paths, predictor, detector, folder, input_folder, options, run_info)
@@ -325,6 +374,76 @@ def run(args: argparse.Namespace) -> int:
     for error in counts["write_errors"]:
         print(f"warning: {error}", file=sys.stderr)
     return 0
+
+
+def run_video(args: argparse.Namespace) -> int:
+    """One video (a file, or a folder of frames with --video): track, regress, smooth, write."""
+    from predict.video import FrameSource, VideoReadError, predict_video, write_video_summary
+
+    source_path = Path(args.input)
+    if not source_path.exists():
+        raise InputPathError(f"Input {source_path} does not exist.")
+    if args.video and not source_path.is_dir():
+        raise UsageError(f"--video expects a folder of frames; {source_path} is not a folder.")
+    output_dir = args.output if args.output is not None else default_output_dir(source_path)
+    check_output_dir(output_dir, source_path)
+    device = resolve_device(f"cuda:{args.gpu}" if args.gpu is not None else args.device)
+    joints_from = args.joints_from or _JOINTS_FOR.get(args.silh_from, args.silh_from)
+    detector_options = _detector_options(args, joints_from, device)
+    args.joint_threshold = joint_threshold(args.joint_threshold, joints_from)
+    if args.silh_from == "mediapipe" and args.people == "main":
+        detector_options["tracking"] = True  # follow the person from frame to frame
+    options = VideoOptions(
+        people=args.people,
+        smooth=args.smooth,
+        per_frame_shape=args.per_frame_shape,
+        batch_size=args.batch_size,
+        max_people=args.max_people,
+        fps=args.fps,
+        npz=args.npz,
+        overlay=args.overlay,
+        side=args.side,
+        overlay_max_side=args.overlay_max_side,
+        view_size=args.view_size,
+        progress=not args.quiet,
+    )
+    run_info = {
+        "input": str(args.input),
+        "checkpoint": str(args.checkpoint),
+        "device": str(device),
+        "detector": f"{args.silh_from}+{joints_from}",
+        "people": args.people,
+        "smooth": args.smooth,
+    }
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with make_detector(args.silh_from, joints_from, **detector_options) as detector:
+        predictor = _build_predictor(args, device)
+        run_info.update(body_model=predictor.bundle.kind, gender=predictor.bundle.gender)
+        try:
+            source = FrameSource.open(source_path, args.fps)
+            entry = predict_video(source, predictor, detector, output_dir, source_path.stem, options)
+        except VideoReadError as error:
+            entry = {"path": str(source_path), "status": "failed", "reason": str(error)}
+    write_video_summary(output_dir, run_info, [entry])
+    if entry["status"] != "ok":
+        print(f"{source_path}: {entry['reason']} (see summary.json in {output_dir})")
+        return 0
+    print(
+        f"{entry['frames']} frames, {len(entry['frames_without_person'])} without a person, "
+        f"{len(entry['people'])} person(s) tracked, {entry['frames_per_second']:.1f} frames/s; "
+        f"outputs in {output_dir}"
+    )
+    return 0
+
+
+def _build_detector(args: argparse.Namespace, joints_from: str, options: dict):
+    """The detector of an image run: the chosen backend; mediapipe wrapped in retries unless --no-retry (the
+    detectron2 backends already pad to a square, precomputed files do not change)."""
+    primary = make_detector(args.silh_from, joints_from, **options)
+    if not args.retry or args.silh_from != "mediapipe":
+        return primary
+    fallback = make_detector(args.silh_from, joints_from, min_detection_confidence=RETRY_THRESHOLD)
+    return RetryingDetector(primary, fallback)
 
 
 def _build_predictor(args: argparse.Namespace, device) -> Predictor:

@@ -444,23 +444,49 @@ def render_scene(bundle, scene: Scene, textures: dict, weights: np.ndarray) -> t
         pose, betas, cam_t, focal, np.asarray([width / 2, height / 2], np.float32), (height, width)
     )
     vertices, _ = camera_vertices(bundle, pose, betas, cam_t)
-    faces = bundle.faces
-
     rng = np.random.default_rng(scene.seed)
     colours = vertex_colours(bundle, scene, weights, rng)
+    picture = compose_picture(
+        vertices,
+        bundle.faces,
+        colours,
+        focal,
+        scene.image_hw,
+        ROOMS[scene.room],
+        scene.light_deg,
+        textures,
+        rng,
+    )
+    return picture, truth
+
+
+def compose_picture(
+    vertices: torch.Tensor,
+    faces: torch.Tensor,
+    colours: torch.Tensor,
+    focal: float,
+    image_hw: tuple[int, int],
+    room: Room,
+    light_deg: float,
+    textures: dict,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Shade a camera-frame mesh (1, V, 3) with per-vertex albedo (V, 3) in front of the room's wall and
+    floor (the floor under the lowest vertex), with its shadow, and finish the picture (anti-aliasing,
+    depth of field, vignette, noise, display curve) -> (H, W, 3) uint8 RGB. Several people are one mesh."""
+    height, width = image_hw
     ss = SUPERSAMPLING
     hw_ss = (height * ss, width * ss)
     centre_ss = torch.tensor([width * ss / 2, height * ss / 2])
-    key_dir = light_direction(scene.light_deg)
+    key_dir = light_direction(light_deg)
     key = Lighting(ambient=0.3, diffuse=0.75, direction=key_dir)
-    fill = Lighting(ambient=0.0, diffuse=0.22, direction=light_direction(scene.light_deg - 180.0 * 0.6))
+    fill = Lighting(ambient=0.0, diffuse=0.22, direction=light_direction(light_deg - 180.0 * 0.6))
     key_rgb, mask = shade(vertices, faces, focal * ss, centre_ss, hw_ss, colours, key)
     fill_rgb, _ = shade(vertices, faces, focal * ss, centre_ss, hw_ss, colours, fill)
     person = (key_rgb + fill_rgb).clamp(0, 1)[0].numpy()
     mask = mask[0].numpy()
 
     # Backdrop, then the body's shadow on the floor: vertices slid along the light onto the floor plane.
-    room = ROOMS[scene.room]
     floor_y = float(vertices[0, :, 1].max())
     wall_z = float(vertices[0, :, 2].mean()) + room.wall_behind
     background, on_floor = render_background(room, textures, focal * ss, hw_ss, floor_y, wall_z)
@@ -482,7 +508,7 @@ def render_scene(bundle, scene: Scene, textures: dict, weights: np.ndarray) -> t
     picture = picture + rng.normal(0.0, 0.008, picture.shape).astype(np.float32)
     # sRGB-ish display curve: albedo-times-light is linear-ish, lift the mid-tones a little.
     picture = np.clip(picture, 0.0, 1.0) ** (1 / 1.15)
-    return (picture * 255.0 + 0.5).astype(np.uint8), truth
+    return (picture * 255.0 + 0.5).astype(np.uint8)
 
 
 def write_scene(out: Path, name: str, picture: np.ndarray, truth: SceneTruth, bundle) -> None:

@@ -423,6 +423,19 @@ class ProceduralPoseSource:
         poses = rotmat_to_axis_angle(rotmats).reshape(batch_size, NUM_JOINTS * 3)
         return ProceduralPoses(poses, angles, frame, archetype, mirrored, lying)
 
+    def cycle(self, archetype: str, phases: torch.Tensor) -> torch.Tensor:
+        """An archetype's centre pose with its swing at the given phases (radians): a noise-free motion
+        cycle such as a gait, upright and facing the camera. phases: (T,) -> poses (T, 72) axis-angle."""
+        t = self._tables
+        index = self.archetype_names.index(archetype)
+        phase = phases.reshape(-1, 1, 1).float()
+        angles = t.centre[index] + t.swing[index] * torch.sin(phase) + t.swing_cos[index] * torch.cos(phase)
+        angles = torch.minimum(torch.maximum(angles, t.lower), t.upper)
+        rotmats = euler_to_rotmat(torch.deg2rad(angles))
+        flip = torch.diag(torch.tensor([1.0, -1.0, -1.0]))  # R_x(180 deg): upright in the camera frame
+        rotmats = torch.cat((flip @ rotmats[:, :1], rotmats[:, 1:]), dim=1)
+        return rotmat_to_axis_angle(rotmats).reshape(len(phases), NUM_JOINTS * 3)
+
     def _sample_frames(
         self, batch_size: int, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:

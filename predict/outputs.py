@@ -75,9 +75,11 @@ class ImageResult:
     fit: dict[str, Any] | None = None
     outputs: list[str] = field(default_factory=list)
     overlay_scale: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # further entries: found_by, people, ...
 
     def fail(self, reason: str) -> None:
         self.status, self.reason, self.fit, self.outputs = "failed", reason, None, []
+        self.details.pop("people", None)
 
     def to_json(self) -> dict[str, Any]:
         entry: dict[str, Any] = {"path": self.path, "status": self.status}
@@ -89,6 +91,7 @@ class ImageResult:
             entry["outputs"] = self.outputs
             if self.overlay_scale is not None:
                 entry["overlay_scale"] = self.overlay_scale
+        entry.update(self.details)
         return entry
 
 

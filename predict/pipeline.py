@@ -19,6 +19,7 @@ prediction with NaN or infinite values is a failure with its reason, and writes 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -32,6 +33,7 @@ from tqdm import tqdm
 
 from predict.detectors.base import DetectorBackend, ImageDetectionError
 from predict.exports import write_exports
+from predict.group_overlay import render_group_overlay
 from predict.outputs import (
     PICTURE_SUFFIXES,
     ImageResult,
@@ -44,7 +46,8 @@ from predict.outputs import (
     write_obj,
     write_png,
 )
-from predict.predictor import NO_PERSON, PredictionBatch, PredictionInputError, Predictor, find_person
+from predict.people import DEFAULT_MAX_PEOPLE, find_people
+from predict.predictor import NO_PERSON, PredictionBatch, PredictionInputError, Predictor
 from predict.report_html import write_report_html
 from predict.run_records import OutputFolder, merged_results, result_from_record
 from predict.views import proxy_pictures, render_overlays, render_side_views, render_tpose_views
@@ -70,6 +73,8 @@ class RunOptions:
     max_pixels: int | None = DEFAULT_MAX_PIXELS  # larger images are refused before decoding (JPEG: reduced)
     skip_existing: bool = False  # images recorded as done, with all their files present, are not redone
     progress: bool = True
+    people: str = "main"  # "main": the most prominent person; "all": everybody, <stem>_p<k> outputs
+    max_people: int = DEFAULT_MAX_PEOPLE
 
 
 @dataclass
@@ -80,6 +85,7 @@ class _Found:
     image: LoadedImage
     mask: np.ndarray
     keypoints: np.ndarray
+    person: int | None = None  # k of <stem>_p<k> with --people all
 
 
 def input_root(input_path: str | Path) -> Path:
@@ -200,8 +206,11 @@ def _predict_into(
         bar.update(len(paths) - len(todo))
         for first in range(0, len(todo), options.batch_size):
             indices = todo[first : first + options.batch_size]
-            found = [_read_and_detect(paths[i], i, detector, results, options, done) for i in indices]
-            found = [item for item in found if item is not None]
+            found = [
+                item
+                for i in indices
+                for item in _read_and_detect(paths[i], i, detector, results, options, done)
+            ]
             if found:
                 _predict_and_write(found, stems, predictor, folder.path, results, options.outputs, done)
             bar.update(len(indices))
@@ -236,8 +245,9 @@ def _read_and_detect(
     results: list[ImageResult],
     options: RunOptions,
     done: Callable[[int], None],
-) -> _Found | None:
-    """Read one image and find its person; a failure is recorded in `results[index]` (and `done`)."""
+) -> list[_Found]:
+    """Read one image and find its people (the most prominent one for people="main"); a failure is
+    recorded in `results[index]` (and `done`)."""
     result = results[index]
     start = time.perf_counter()
     try:
@@ -250,23 +260,28 @@ def _read_and_detect(
         result.timings_ms["read"] = _ms_since(start)
     if result.status == "failed":
         done(index)
-        return None
+        return []
     start = time.perf_counter()
     try:
-        person = find_person(detector, image.rgb, path)
+        found = find_people(detector, image.rgb, path, options.max_people)
     except ImageDetectionError as error:
         result.fail(str(error))
     except Exception as error:  # a detector crash on one odd image must not end a long run
         result.fail(f"The {detector.name} detector failed on this image ({type(error).__name__}: {error}).")
     else:
-        if person is None:
+        if not found.people:
             result.fail(NO_PERSON)
     finally:
         result.timings_ms["detect"] = _ms_since(start)
     if result.status == "failed":
         done(index)
-        return None
-    return _Found(index, image, person.mask, person.keypoints)
+        return []
+    if found.attempt is not None:
+        result.details["found_by"] = found.attempt
+    if options.people == "main":
+        return [_Found(index, image, found.people[0].mask, found.people[0].keypoints)]
+    result.details["people"] = []
+    return [_Found(index, image, p.mask, p.keypoints, person=k) for k, p in enumerate(found.people)]
 
 
 def _predict_and_write(
@@ -278,8 +293,9 @@ def _predict_and_write(
     outputs: OutputOptions,
     done: Callable[[int], None],
 ) -> None:
-    """The batched stages for the images whose person was found, then their files (each image's record is
-    appended through `done` as soon as its files are written)."""
+    """The batched stages for the people found (one row each), then their files; each image's record is
+    appended through `done` once all its people are written (or it failed)."""
+    indices = list(dict.fromkeys(item.index for item in found))
     try:
         batch = predictor.predict_proxy(
             [item.mask for item in found],
@@ -287,42 +303,88 @@ def _predict_and_write(
             [item.image.original_hw for item in found],
         )
         start = time.perf_counter()
-        pictures, overlay_scales = _render_pictures(batch, [item.image.rgb for item in found], outputs)
+        groups = _group_rows(found)  # --people all: one overlay per image with everybody
+        row_outputs = dataclasses.replace(outputs, overlay=False) if groups else outputs
+        pictures, overlay_scales = _render_pictures(batch, [item.image.rgb for item in found], row_outputs)
+        group_overlays = {
+            index: render_group_overlay(batch, rows, found[rows[0]].image.rgb, outputs.overlay_max_side)
+            for index, rows in groups.items()
+            if outputs.overlay
+        }
         render_ms = _ms_since(start)
     except (PredictionInputError, RuntimeError) as error:
-        for item in found:
-            results[item.index].fail(f"Prediction failed for this batch ({type(error).__name__}: {error}).")
-            done(item.index)
+        for index in indices:
+            results[index].fail(f"Prediction failed for this batch ({type(error).__name__}: {error}).")
+            done(index)
         return
     shared = {stage: ms / len(found) for stage, ms in batch.timings_ms.items()}
     shared["render"] = render_ms / len(found)
+    last_row = {item.index: row for row, item in enumerate(found)}
     for row, item in enumerate(found):
         result = results[item.index]
-        result.timings_ms.update(shared)
-        if not _finite_row(batch, row):
-            result.fail(
-                "The prediction has NaN or infinite values (a damaged checkpoint or an extreme input), so no "
-                "outputs were written."
+        if result.status == "ok":  # not after an earlier person of this image failed
+            _write_row(batch, row, item, stems, predictor, output_dir, result, outputs, pictures, shared)
+            if overlay_scales is not None:
+                result.overlay_scale = round(overlay_scales[row], 6)
+            if item.person == 0 and item.index in group_overlays and result.status == "ok":
+                overlay, scale = group_overlays[item.index]
+                path = write_png(output_dir / f"{stems[item.index]}{PICTURE_SUFFIXES['overlay']}", overlay)
+                result.outputs.append(path.relative_to(output_dir).as_posix())
+                result.overlay_scale = round(scale, 6)
+        if last_row[item.index] == row:
+            result.timings_ms["total"] = sum(
+                ms for stage, ms in result.timings_ms.items() if stage != "total"
             )
             done(item.index)
-            continue
-        start = time.perf_counter()
-        try:
-            row_pictures = {kind: images[row] for kind, images in pictures.items()}
-            result.outputs = _write_outputs(
-                batch, row, output_dir, stems[item.index], row_pictures, predictor, outputs
-            )
-        except OSError as error:
-            result.fail(f"Its outputs could not be written ({error}).")
-            done(item.index)
-            continue
-        finally:
-            result.timings_ms["write"] = _ms_since(start)
+
+
+def _write_row(
+    batch: PredictionBatch,
+    row: int,
+    item: _Found,
+    stems: list[str],
+    predictor: Predictor,
+    output_dir: Path,
+    result: ImageResult,
+    outputs: OutputOptions,
+    pictures: dict[str, list[np.ndarray]],
+    shared: dict[str, float],
+) -> None:
+    """One person's files and summary entries (a failure is recorded in `result`)."""
+    for stage, ms in shared.items():  # an image's people share its stages
+        result.timings_ms[stage] = result.timings_ms.get(stage, 0.0) + ms
+    if not _finite_row(batch, row):
+        result.fail(
+            "The prediction has NaN or infinite values (a damaged checkpoint or an extreme input), so no "
+            "outputs were written."
+        )
+        return
+    stem = stems[item.index] + (f"_p{item.person}" if item.person is not None else "")
+    start = time.perf_counter()
+    try:
+        row_pictures = {kind: images[row] for kind, images in pictures.items()}
+        written = _write_outputs(batch, row, output_dir, stem, row_pictures, predictor, outputs)
+    except OSError as error:
+        result.fail(f"Its outputs could not be written ({error}).")
+        return
+    finally:
+        result.timings_ms["write"] = result.timings_ms.get("write", 0.0) + _ms_since(start)
+    result.outputs += written
+    if item.person is None or item.person == 0:
         result.fit = fit_scores(batch, row)
-        if overlay_scales is not None:
-            result.overlay_scale = round(overlay_scales[row], 6)
-        result.timings_ms["total"] = sum(ms for stage, ms in result.timings_ms.items() if stage != "total")
-        done(item.index)
+    if item.person is not None:
+        box = [round(float(v), 2) for v in batch.bbox[row].tolist()]
+        person = {"person": item.person, "crop_box": box, "fit": fit_scores(batch, row), "outputs": written}
+        result.details["people"].append(person)
+
+
+def _group_rows(found: list[_Found]) -> dict[int, list[int]]:
+    """Batch rows per image for the images of a --people all run (p0 first); {} otherwise."""
+    groups: dict[int, list[int]] = {}
+    for row, item in enumerate(found):
+        if item.person is not None:
+            groups.setdefault(item.index, []).append(row)
+    return groups
 
 
 def _finite_row(batch: PredictionBatch, row: int) -> bool:

@@ -43,7 +43,7 @@ from models.checkpoint import CheckpointError, load_regressor_weights, read_chec
 from models.ief import NUM_PARAMS
 from models.regressor import SingleInputRegressor
 from predict.detectors.base import NUM_KEYPOINTS, DetectorBackend, ImageDetectionError, PersonDetection
-from predict.person_choice import choose_person
+from predict.people import find_people
 from predict.refine import RefineConfig, RefineInputs, Refiner, crop_pixels_in_image
 from renderers import silhouette
 from utils.cameras import crop_camera_to_image_camera, perspective_project
@@ -502,12 +502,14 @@ class _PlacedBody:
 def find_person(
     detector: DetectorBackend, image_rgb: np.ndarray, image_path: Path | None = None
 ) -> PersonDetection | None:
-    """The person to reconstruct in one image (largest roughly-centred), or None when nobody is found.
+    """The person to reconstruct in one image (the most prominent of everybody found, see
+    `predict.people`), or None when nobody is found.
 
     Raises:
         ImageDetectionError: the detector cannot process this image.
     """
-    return choose_person(detector.detect(image_rgb, image_path), image_rgb.shape[:2])
+    people = find_people(detector, image_rgb, image_path).people
+    return people[0] if people else None
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

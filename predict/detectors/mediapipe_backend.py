@@ -55,11 +55,15 @@ class MediapipeBackend(DetectorBackend):
 
     name = "mediapipe"
 
-    def __init__(self, mask_threshold: float = 0.5, min_detection_confidence: float = 0.5) -> None:
+    def __init__(
+        self, mask_threshold: float = 0.5, min_detection_confidence: float = 0.5, tracking: bool = False
+    ) -> None:
         """
         Args:
             mask_threshold: segmentation probability above which a pixel is person.
             min_detection_confidence: mediapipe's person-detector threshold (its default 0.5).
+            tracking: for the frames of one video, in order: the person found in a frame is followed into
+                the next (mediapipe's tracking mode: the person detector runs only when the track is lost).
         """
         if not 0.0 <= mask_threshold < 1.0:
             raise ValueError(f"mask_threshold must lie in [0, 1), got {mask_threshold}.")
@@ -71,7 +75,7 @@ class MediapipeBackend(DetectorBackend):
             ) from None
         self.mask_threshold = mask_threshold
         self._pose = mp_pose.Pose(
-            static_image_mode=True,  # every image on its own: no tracking between unrelated photos
+            static_image_mode=not tracking,  # photos: every image on its own, no tracking between them
             model_complexity=_MODEL_COMPLEXITY,
             enable_segmentation=True,
             min_detection_confidence=min_detection_confidence,

@@ -1,0 +1,138 @@
+"""Every person in a picture and the most prominent one (the group overlay is `predict.group_overlay`).
+
+`find_people` finds everybody with a detector that returns one person per call (mediapipe's pose solution,
+the offline default): detect, paint that person out, detect again, until nobody new is found or
+`max_people` are. Painting out fills the person's dilated silhouette by inpainting at a quarter of the
+resolution (fast, and it leaves no person-shaped flat blob for the detector to find again). A person found
+later keeps only the pixels no earlier person took, and a detection that is mostly inside earlier people
+(the same person again, or a backend that ignores the painting, such as precomputed files) ends the search.
+Backends that return several people per call are handled alike: all of a call's people are kept.
+
+`prominence` scores a person by size, centrality and completeness; people are ordered by it (p0 = the
+most prominent) and `--people main` keeps p0, so a person standing in the middle wins over a half-hidden
+one at the picture's edge even when the latter is larger.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from predict.detectors.base import DetectorBackend, PersonDetection, mask_box
+
+PEOPLE_MODES = ("main", "all")
+DEFAULT_MAX_PEOPLE = 8
+INPAINT_SCALE = 4  # paint people out at 1/4 resolution: ~10 ms for a 640 x 480 picture
+MIN_NEW_SHARE = 0.3  # a detection with less of its silhouette outside earlier people is a repeat
+KEYPOINT_SEEN = 0.5  # keypoints at least this confident count towards completeness
+
+
+@dataclass
+class PeopleFound:
+    """People of one picture, most prominent first, and how they were found."""
+
+    people: list[PersonDetection]
+    attempt: str | None  # the retrying detector's attempt that found the first person (None: plain)
+    detector_calls: int
+
+
+def find_people(
+    detector: DetectorBackend,
+    image_rgb: np.ndarray,
+    image_path: Path | None = None,
+    max_people: int = DEFAULT_MAX_PEOPLE,
+) -> PeopleFound:
+    """Everybody in the picture (at most `max_people`), ordered by `prominence`.
+
+    The detector's retries (a `RetryingDetector`) run for the first search only: once someone is found,
+    the plain backend (`detector.primary`) looks for the others.
+    Raises:
+        ImageDetectionError: the detector cannot process this picture.
+    """
+    height, width = image_rgb.shape[:2]
+    plain = getattr(detector, "primary", detector)
+    work = image_rgb
+    taken = np.zeros((height, width), bool)
+    people: list[PersonDetection] = []
+    attempt = None
+    calls = 0
+    grow = max(3, round(0.01 * max(height, width)))  # silhouettes miss a few pixels of hair and clothes
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+    while len(people) < max_people:
+        backend = detector if not people else plain
+        found = backend.detect(work, image_path)
+        calls += 1
+        if not people:
+            attempt = getattr(detector, "last_attempt", None)
+        new = [person for person in (_without(p, taken) for p in found) if person is not None]
+        if not new:
+            break
+        for person in new[: max_people - len(people)]:
+            people.append(person)
+            taken |= person.mask
+        work = paint_out(work, cv2.dilate(taken.astype(np.uint8), kernel) > 0)
+    return PeopleFound(order_by_prominence(people, (height, width)), attempt, calls)
+
+
+def paint_out(image_rgb: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """The picture with `region` (H, W) bool filled from its surroundings (inpainting at 1/INPAINT_SCALE
+    resolution, upsampled) -> (H, W, 3) uint8."""
+    height, width = image_rgb.shape[:2]
+    small_wh = (max(1, width // INPAINT_SCALE), max(1, height // INPAINT_SCALE))
+    small = cv2.resize(image_rgb, small_wh, interpolation=cv2.INTER_AREA)
+    small_region = cv2.resize(region.astype(np.uint8), small_wh, interpolation=cv2.INTER_NEAREST)
+    small_region = cv2.dilate(small_region, np.ones((3, 3), np.uint8))
+    filled = cv2.inpaint(small, small_region, 3, cv2.INPAINT_TELEA)
+    filled = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)
+    out = image_rgb.copy()
+    out[region] = filled[region]
+    return out
+
+
+def prominence(person: PersonDetection, image_hw: tuple[int, int]) -> float:
+    """How much a person is the picture's subject, in [0, 1]: linear size (square root of the silhouette's
+    share of the picture) times centrality (1 at the centre, 1/2 at a corner) times completeness (1 when all
+    17 keypoints are confidently inside the picture and the box touches no side edge, down to 1/4)."""
+    height, width = image_hw
+    size = math.sqrt(float(person.mask.sum()) / (height * width))
+    centre_u, centre_v = person.centre
+    offset = math.hypot((centre_u - width / 2) / width, (centre_v - height / 2) / height) / math.hypot(
+        0.5, 0.5
+    )
+    centrality = 1.0 - 0.5 * min(offset, 1.0)
+    u, v, confidence = person.keypoints.T
+    inside = (u >= 0) & (u < width) & (v >= 0) & (v < height) & (confidence >= KEYPOINT_SEEN)
+    edge = max(2.0, 0.005 * width)
+    cut = float(person.box[0] <= edge) + float(person.box[2] >= width - edge)
+    completeness = (0.5 + 0.5 * float(inside.mean())) * (1.0 - 0.25 * min(cut, 2.0))
+    return size * centrality * completeness
+
+
+def order_by_prominence(
+    people: Sequence[PersonDetection], image_hw: tuple[int, int]
+) -> list[PersonDetection]:
+    """People, most prominent first (stable for ties)."""
+    return sorted(people, key=lambda person: -prominence(person, image_hw))
+
+
+def choose_main(people: Sequence[PersonDetection], image_hw: tuple[int, int]) -> PersonDetection | None:
+    """The most prominent person, None when there is nobody."""
+    ordered = order_by_prominence(people, image_hw)
+    return ordered[0] if ordered else None
+
+
+def _without(person: PersonDetection, taken: np.ndarray) -> PersonDetection | None:
+    """The person with the pixels earlier people took removed; None when too little of them is new."""
+    area = int(person.mask.sum())
+    mask = person.mask & ~taken
+    if int(mask.sum()) < MIN_NEW_SHARE * area:
+        return None
+    box = mask_box(mask)
+    if box is None:
+        return None
+    return PersonDetection(mask=mask, keypoints=person.keypoints, box=box, score=person.score)
