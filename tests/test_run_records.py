@@ -139,7 +139,7 @@ def test_a_non_finite_prediction_is_a_failure_with_a_reason(tmp_path: Path, peop
     entry = summary["images"][0]
     assert entry["status"] == "failed" and "NaN or infinite" in entry["reason"]
     written = sorted(path.name for path in (tmp_path / "out").iterdir())
-    assert written == [LOCK_NAME, RECORDS_NAME, "summary.json"]
+    assert written == [LOCK_NAME, RECORDS_NAME, "report.html", "summary.json"]
 
 
 def test_a_full_disk_gives_one_error_and_no_finaliser_noise(tmp_path: Path) -> None:
