@@ -51,7 +51,7 @@ def test_numeric_settings_out_of_range_are_one_sentence(override: str, message: 
 def test_every_numeric_setting_has_a_range() -> None:
     keys = {range_key for _, range_key, _ in numeric_settings(ExperimentConfig())}
     assert keys <= set(RANGES), sorted(keys - set(RANGES))
-    optional = {"train.max_steps", "train.val_batches"}  # None by default
+    optional = {"train.max_steps", "train.max_minutes", "train.val_batches"}  # None by default
     assert set(RANGES) - keys == optional
     for key in optional:
         section, name = key.split(".")
