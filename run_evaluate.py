@@ -23,7 +23,12 @@ from data.synthetic_benchmark import (
 )
 from models.body_model import BodyModelAssetError
 from models.checkpoint import CheckpointError
-from predict.detectors import DetectorConfigError, DetectorUnavailableError, make_detector
+from predict.detectors import (
+    KEYPOINT_RCNN_JOINT_THRESHOLD,
+    DetectorConfigError,
+    DetectorUnavailableError,
+    make_detector,
+)
 from predict.detectors.factory import JOINT_SOURCES, SILHOUETTE_SOURCES
 from predict.evaluate import (
     DatasetInputs,
@@ -39,6 +44,7 @@ from predict.predictor import (
     DEFAULT_JOINT_CONFIDENCE_THRESHOLD,
     DeviceUnavailableError,
     Predictor,
+    joint_threshold,
     resolve_device,
 )
 from predict.refine import RefineConfig
@@ -80,8 +86,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--joint_threshold",
         type=float,
-        default=DEFAULT_JOINT_CONFIDENCE_THRESHOLD,
-        help="joints below this confidence get no heatmap (0 draws all, as the original)",
+        default=None,
+        help="joints below this confidence get no heatmap; 0 draws all, as the original (default: "
+        f"{KEYPOINT_RCNN_JOINT_THRESHOLD} for keypointrcnn joints, "
+        f"else {DEFAULT_JOINT_CONFIDENCE_THRESHOLD})",
     )
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
     parser.add_argument("--batch_size", type=int, default=16, help="samples per step")
@@ -115,6 +123,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
+    args.joint_threshold = joint_threshold(args.joint_threshold, args.joints_from)
     # A benchmark on disk is checked before the model loads; the synthetic one is made for the model's kind.
     dataset = read_dataset(args.dataset, args.data_dir) if args.dataset != "synthetic" else None
     checkpoint = args.checkpoint or DEFAULT_CHECKPOINT

@@ -48,6 +48,7 @@ from predict.predictor import (
     DEFAULT_JOINT_CONFIDENCE_THRESHOLD,
     DeviceUnavailableError,
     Predictor,
+    joint_threshold,
     resolve_device,
 )
 from predict.refine import RefineConfig
@@ -485,15 +486,6 @@ def _detector_options(args: argparse.Namespace, joints_from: str, device) -> dic
     if args.silhouette_weights is not None or args.keypoint_weights is not None:
         raise UsageError("--silhouette_weights and --keypoint_weights are for --joints_from keypointrcnn.")
     return {}
-
-
-def joint_threshold(given: float | None, joints_from: str) -> float:
-    """The joint confidence threshold: the one given, else the joint source's default."""
-    if given is not None:
-        return given
-    if joints_from == "keypointrcnn":
-        return KEYPOINT_RCNN_JOINT_THRESHOLD
-    return DEFAULT_JOINT_CONFIDENCE_THRESHOLD
 
 
 def _exists_here_or_in_repo(path: Path) -> bool:

@@ -42,6 +42,7 @@ from models.bundle import BodyModelBundle, BodyOutput, load_bundle
 from models.checkpoint import CheckpointError, load_regressor_weights, read_checkpoint
 from models.ief import NUM_PARAMS
 from models.regressor import SingleInputRegressor
+from predict.detectors import KEYPOINT_RCNN_JOINT_THRESHOLD
 from predict.detectors.base import NUM_KEYPOINTS, DetectorBackend, ImageDetectionError, PersonDetection
 from predict.people import find_people
 from predict.refine import RefineConfig, RefineInputs, Refiner, crop_pixels_in_image
@@ -510,6 +511,16 @@ def find_person(
     """
     people = find_people(detector, image_rgb, image_path).people
     return people[0] if people else None
+
+
+def joint_threshold(given: float | None, joints_from: str) -> float:
+    """The joint confidence threshold: the one given, else the joint source's default (Keypoint R-CNN's
+    scores are spatial-softmax probabilities, far below mediapipe's visibilities)."""
+    if given is not None:
+        return given
+    if joints_from == "keypointrcnn":
+        return KEYPOINT_RCNN_JOINT_THRESHOLD
+    return DEFAULT_JOINT_CONFIDENCE_THRESHOLD
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

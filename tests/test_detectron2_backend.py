@@ -44,6 +44,7 @@ from predict.detectors.detectron2_weights import (
     prepare_weights,
     read_weights,
 )
+from predict.predictor import joint_threshold
 from utils.paths import REPO_ROOT
 
 RECORDS = Path(__file__).parent / "detectron2_records"
@@ -489,9 +490,9 @@ def test_missing_weights_are_looked_for_in_the_repository_from_any_folder(
 def test_joint_threshold_default_depends_on_the_joint_source() -> None:
     args = run_predict.build_parser().parse_args(["--input", "x"])
     assert args.joint_threshold is None
-    assert run_predict.joint_threshold(None, "keypointrcnn") == 0.05
-    assert run_predict.joint_threshold(None, "mediapipe") == 0.3
-    assert run_predict.joint_threshold(0.0, "keypointrcnn") == 0.0
+    assert joint_threshold(None, "keypointrcnn") == 0.05
+    assert joint_threshold(None, "mediapipe") == 0.3
+    assert joint_threshold(0.0, "keypointrcnn") == 0.0
     options = run_predict.build_parser().parse_args(
         [
             "--input",

@@ -527,3 +527,12 @@ def test_other_body_model_than_the_ground_truth(ssp3d_dir, ground_truth, smpl_di
     )
     assert set(report.aggregates) == {"mpjpe", "mpjpe_sc", "mpjpe_pa", "miou", "iou_pooled"}
     assert any("open body model and the ground truth the smpl one" in note for note in report.notes)
+
+
+def test_the_joint_threshold_default_follows_the_joint_source():
+    args = run_evaluate.parse_args(["--dataset", "synthetic", "--joints_from", "keypointrcnn"])
+    assert args.joint_threshold is None  # resolved when the run starts:
+    from predict.predictor import joint_threshold
+
+    assert joint_threshold(args.joint_threshold, args.joints_from) == 0.05
+    assert joint_threshold(None, "precomputed") == 0.3
