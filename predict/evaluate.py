@@ -236,10 +236,9 @@ class PredictorSource:
         )
         if out.regressor is None:
             return SourcePrediction(final)
-        body = self.predictor.bundle(out.regressor.pose_rotmats, out.regressor.betas)
         regressor = BodyPrediction(
-            vertices=body.vertices,
-            lsp14=body.lsp14,
+            vertices=out.regressor.body_vertices,
+            lsp14=out.regressor.lsp14,
             betas=out.regressor.betas,
             cam_t=out.regressor.cam_t,
             focal_length=out.focal_length,

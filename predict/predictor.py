@@ -130,6 +130,8 @@ class RegressorEstimate:
     cam_wp: Tensor  # (B, 3)
     pose_rotmats: Tensor  # (B, 24, 3, 3)
     betas: Tensor  # (B, 10)
+    body_vertices: Tensor  # (B, V, 3) posed, body-model frame
+    lsp14: Tensor  # (B, 14, 3) LSP-14, body-model frame (metrics)
     cam_t: Tensor  # (B, 3)
     silhouette_iou: Tensor  # (B,)
     joints2d_error_px: Tensor  # (B,)
@@ -340,6 +342,8 @@ class Predictor:
                 cam_wp=cam_wp,
                 pose_rotmats=regressed.rotmats,
                 betas=betas,
+                body_vertices=regressed.body.vertices,
+                lsp14=regressed.body.lsp14,
                 cam_t=regressed.cam_t,
                 silhouette_iou=regressed.iou,
                 joints2d_error_px=regressed.joint_error,
