@@ -5,7 +5,7 @@
 
 Exit codes: 0 after a completed run (samples that could not be evaluated are listed in the report),
 2 for usage errors, 1 for missing or unusable files (dataset, checkpoint, body model, detector).
-See predict/evaluate.py for the metrics and data/eval_datasets.py for the dataset layouts.
+See evaluation/evaluate.py for the metrics and evaluation/datasets.py for the dataset layouts.
 """
 
 from __future__ import annotations
@@ -15,22 +15,8 @@ import contextlib
 import sys
 from pathlib import Path
 
-from data.eval_datasets import DatasetError, read_dataset, require_precomputed_inputs
-from data.synthetic_benchmark import (
-    DEFAULT_DIR,
-    SyntheticBenchmarkConfig,
-    ensure_synthetic_benchmark,
-)
-from models.body_model import BodyModelAssetError
-from models.checkpoint import CheckpointError
-from predict.detectors import (
-    KEYPOINT_RCNN_JOINT_THRESHOLD,
-    DetectorConfigError,
-    DetectorUnavailableError,
-    make_detector,
-)
-from predict.detectors.factory import JOINT_SOURCES, SILHOUETTE_SOURCES
-from predict.evaluate import (
+from evaluation.datasets import read_dataset, require_precomputed_inputs
+from evaluation.evaluate import (
     DatasetInputs,
     DetectorInputs,
     GroundTruthBodies,
@@ -39,15 +25,24 @@ from predict.evaluate import (
     format_table,
     write_report_json,
 )
-from predict.predictor import (
-    DEFAULT_CHECKPOINT,
-    DEFAULT_JOINT_CONFIDENCE_THRESHOLD,
-    DeviceUnavailableError,
-    Predictor,
-    joint_threshold,
-    resolve_device,
+from evaluation.synthetic import (
+    DEFAULT_DIR,
+    SyntheticBenchmarkConfig,
+    ensure_synthetic_benchmark,
 )
+from models.bundle import GENDERS, KINDS
+from predict.detectors import (
+    DEFAULT_JOINT_CONFIDENCE_THRESHOLD,
+    JOINT_SOURCES,
+    KEYPOINT_RCNN_JOINT_THRESHOLD,
+    SILHOUETTE_SOURCES,
+    joint_threshold,
+    make_detector,
+)
+from predict.predictor import DEFAULT_CHECKPOINT, Predictor
 from predict.refine import RefineConfig
+from utils.errors import StrapsError, exit_code
+from utils.runtime import resolve_device
 
 DATASETS = ("ssp3d", "3dpw", "synthetic")
 
@@ -65,10 +60,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--checkpoint", type=Path, help=f"regressor checkpoint (default: {DEFAULT_CHECKPOINT})"
     )
     parser.add_argument(
-        "--body_model", choices=("open", "smpl"), help="predictions' body model (default: the checkpoint's)"
+        "--body_model", choices=KINDS, help="predictions' body model (default: the checkpoint's)"
     )
     parser.add_argument(
-        "--gender", choices=("neutral", "male", "female"), help="predictions' model gender (default: neutral)"
+        "--gender", choices=GENDERS, help="predictions' model gender (default: neutral)"
     )
     parser.add_argument("--additional_dir", default="additional", help="body-model assets folder")
     parser.add_argument(
@@ -187,12 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         return run(args)
-    except (DetectorConfigError, DeviceUnavailableError) as error:  # usage errors, as run_predict.py
+    except StrapsError as error:  # usage errors exit 2, missing or damaged assets 1 (utils/errors.py)
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    except (DatasetError, CheckpointError, BodyModelAssetError, DetectorUnavailableError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        return exit_code(error)
 
 
 if __name__ == "__main__":

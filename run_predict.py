@@ -20,15 +20,15 @@ import os
 import sys
 from pathlib import Path
 
-from models.body_model import BodyModelAssetError
 from models.bundle import GENDERS, KINDS
 from models.checkpoint import CheckpointError
 from predict.detectors import (
+    DEFAULT_JOINT_CONFIDENCE_THRESHOLD,
     JOINT_SOURCES,
     KEYPOINT_RCNN_JOINT_THRESHOLD,
     SILHOUETTE_SOURCES,
-    DetectorConfigError,
-    DetectorUnavailableError,
+    joint_source,
+    joint_threshold,
     make_detector,
 )
 from predict.detectors.retry import RETRY_THRESHOLD, RetryingDetector
@@ -36,28 +36,20 @@ from predict.exports import EXPORT_FORMATS, parse_export_formats
 from predict.outputs import OUTPUT_KINDS, OutputOptions
 from predict.people import DEFAULT_MAX_PEOPLE, PEOPLE_MODES
 from predict.pipeline import (
-    OutputFolderError,
     RunOptions,
     check_output_dir,
     default_output_dir,
     input_root,
     predict_files,
 )
-from predict.predictor import (
-    DEFAULT_CHECKPOINT,
-    DEFAULT_JOINT_CONFIDENCE_THRESHOLD,
-    DeviceUnavailableError,
-    Predictor,
-    joint_threshold,
-    resolve_device,
-)
+from predict.predictor import DEFAULT_CHECKPOINT, Predictor
 from predict.refine import RefineConfig
-from predict.run_records import OutputFolder, OutputFolderUnusableError
+from predict.run_records import OutputFolder
 from predict.video import DEFAULT_FOLDER_FPS, VideoOptions, is_video_file
+from utils.errors import StrapsError, UsageError, exit_code
 from utils.image_io import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, InputPathError, list_images
+from utils.runtime import here_or_in_repo, resolve_device
 
-EXIT_ASSET_ERROR = 1
-EXIT_USAGE_ERROR = 2
 _OUTPUT_HELP = {
     "npz": "<stem>.npz: pose, betas, camera, crop box, posed and T-pose vertices, faces, 2D joints",
     "obj": "<stem>.obj: the posed mesh in the image's camera frame",
@@ -66,12 +58,6 @@ _OUTPUT_HELP = {
     "tpose": "<stem>_tpose.png: the body shape in the zero pose",
     "proxy": "<stem>_proxy.png: silhouette and joint heatmaps as the network saw them",
 }
-# The joint source that goes with each silhouette source (each backend pairs its own).
-_JOINTS_FOR = {"mediapipe": "mediapipe", "pointrend": "keypointrcnn", "densepose": "keypointrcnn"}
-
-
-class UsageError(Exception):
-    """A wrong command line: exit status 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -277,19 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return run(args)
-    except (
-        UsageError,
-        InputPathError,
-        OutputFolderError,
-        OutputFolderUnusableError,
-        DetectorConfigError,
-        DeviceUnavailableError,
-    ) as error:
+    except StrapsError as error:  # usage errors exit 2, missing or damaged assets 1 (utils/errors.py)
         print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE_ERROR
-    except (CheckpointError, BodyModelAssetError, DetectorUnavailableError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_ASSET_ERROR
+        return exit_code(error)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -319,12 +295,9 @@ def run(args: argparse.Namespace) -> int:
             f"No image files found at {args.input} (looked for .jpg, .jpeg, .png, .bmp, .tif, .tiff, .webp"
             f"{'' if args.recursive else '; add --recursive for sub-folders'})."
         )
-    try:
-        exports = parse_export_formats(args.export)
-    except ValueError as error:
-        raise UsageError(f"--export: {error}") from error
+    exports = parse_export_formats(args.export)
     device = resolve_device(f"cuda:{args.gpu}" if args.gpu is not None else args.device)
-    joints_from = args.joints_from or _JOINTS_FOR.get(args.silh_from, args.silh_from)
+    joints_from = joint_source(args.silh_from, args.joints_from)
     detector_options = _detector_options(args, joints_from, device)
     args.joint_threshold = joint_threshold(args.joint_threshold, joints_from)
     # The output folder is created, checked writable and locked before any model loads.
@@ -389,7 +362,7 @@ def run_video(args: argparse.Namespace) -> int:
     output_dir = args.output if args.output is not None else default_output_dir(source_path)
     check_output_dir(output_dir, source_path)
     device = resolve_device(f"cuda:{args.gpu}" if args.gpu is not None else args.device)
-    joints_from = args.joints_from or _JOINTS_FOR.get(args.silh_from, args.silh_from)
+    joints_from = joint_source(args.silh_from, args.joints_from)
     detector_options = _detector_options(args, joints_from, device)
     args.joint_threshold = joint_threshold(args.joint_threshold, joints_from)
     if args.silh_from == "mediapipe" and args.people == "main":
@@ -448,7 +421,7 @@ def _build_detector(args: argparse.Namespace, joints_from: str, options: dict):
 
 
 def _build_predictor(args: argparse.Namespace, device) -> Predictor:
-    if args.checkpoint == DEFAULT_CHECKPOINT and not _exists_here_or_in_repo(DEFAULT_CHECKPOINT):
+    if args.checkpoint == DEFAULT_CHECKPOINT and not here_or_in_repo(DEFAULT_CHECKPOINT).exists():
         raise CheckpointError(
             f"The default checkpoint {DEFAULT_CHECKPOINT} does not exist yet; pass --checkpoint PATH to a "
             "trained regressor (e.g. checkpoints/straps_model_checkpoint.tar) or train one with run_train.py."
@@ -486,10 +459,6 @@ def _detector_options(args: argparse.Namespace, joints_from: str, device) -> dic
     if args.silhouette_weights is not None or args.keypoint_weights is not None:
         raise UsageError("--silhouette_weights and --keypoint_weights are for --joints_from keypointrcnn.")
     return {}
-
-
-def _exists_here_or_in_repo(path: Path) -> bool:
-    return path.exists() or (Path(__file__).resolve().parent / path).exists()
 
 
 if __name__ == "__main__":

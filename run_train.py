@@ -22,14 +22,11 @@ from pathlib import Path
 import yaml
 
 from configs import ConfigError, ExperimentConfig, config_to_dict, load_config
-from data.pose_sources import PoseFileError
-from models.body_model import BodyModelAssetError
-from models.checkpoint import CheckpointError
-from train.checkpointing import CHECKPOINT_DIR, STATE_FILE, TrainingStateError
-from train.distributed import DeviceError, cleanup_distributed
-from train.monitor import NonFiniteLossError
+from train.checkpointing import CHECKPOINT_DIR, STATE_FILE
+from train.distributed import cleanup_distributed
 from train.trainer import Trainer
 from train.validation import to_report
+from utils.errors import StrapsError, exit_code
 
 # ------------------------------------------------------------------------------------------------------------
 # Options, as at the top of the original's run_train.py. Edit them here, or override them per run.
@@ -152,33 +149,21 @@ def main(argv: list[str] | None = None) -> int:
     late = [f"train.output_dir={json.dumps(args.output_dir)}"] if args.output_dir else []
     late += [f"train.device={json.dumps(args.device)}"] if args.device else []
     late += [f"train.init_from={json.dumps(args.init_from)}"] if args.init_from else []
+    # Problems with config values, assets, pose files, checkpoints or devices, and a loss that stops being
+    # finite, end in one sentence: exit 2 for usage errors, 1 for the others (utils/errors.py).
     try:
-        try:
-            config = build_config(args.config, [*args.overrides, *args.set_overrides, *late])
-            output_dir = Path(config.train.output_dir)
-            resume = args.resume
-            if resume == "auto":
-                state = output_dir / CHECKPOINT_DIR / STATE_FILE
-                resume = state if state.is_file() else None
-                print(f"Resuming from {state}." if resume else f"No {state} yet: starting afresh.")
-            trainer = Trainer(config, resume=resume)
-        # Set-up problems (config values, assets, pose files, checkpoints, devices) end in one sentence.
-        except (
-            ConfigError,
-            BodyModelAssetError,
-            PoseFileError,
-            CheckpointError,
-            TrainingStateError,
-            DeviceError,
-            ValueError,
-        ) as error:
-            print(f"run_train.py: {error}", file=sys.stderr)
-            return 1
-        try:
-            summary = trainer.fit()
-        except (NonFiniteLossError, CheckpointError) as error:
-            print(f"run_train.py: {error}", file=sys.stderr)
-            return 1
+        config = build_config(args.config, [*args.overrides, *args.set_overrides, *late])
+        output_dir = Path(config.train.output_dir)
+        resume = args.resume
+        if resume == "auto":
+            state = output_dir / CHECKPOINT_DIR / STATE_FILE
+            resume = state if state.is_file() else None
+            print(f"Resuming from {state}." if resume else f"No {state} yet: starting afresh.")
+        trainer = Trainer(config, resume=resume)
+        summary = trainer.fit()
+    except StrapsError as error:
+        print(f"run_train.py: {error}", file=sys.stderr)
+        return exit_code(error)
     finally:
         cleanup_distributed()
     if trainer.dist.is_main:

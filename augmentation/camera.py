@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from augmentation.sampling import normal, uniform
 from configs.experiment import CameraConfig
+from utils.random_draws import normal, uniform
 
 
 def sample_camera_translation(

@@ -17,8 +17,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from augmentation.sampling import bernoulli, uniform
 from configs.experiment import ProxyAugmentConfig
+from utils.random_draws import bernoulli, uniform
 
 # COCO-17 indices of the hips, which detectors place least reliably and the original jitters separately.
 COCO_HIP_INDICES = (11, 12)

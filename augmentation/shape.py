@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from augmentation.sampling import normal, uniform
 from configs.experiment import ShapeAugmentConfig
+from utils.random_draws import normal, uniform
 
 SHAPE_DISTRIBUTIONS = ("normal", "uniform")
 

@@ -43,15 +43,15 @@ else
 fi
 
 echo "== renderer benchmark"
-python3 -m renderers.benchmark --batch-sizes $RENDER_BATCHES --json "$OUT/renderer_benchmark.json" \
+python3 -m benchmarks.rasterizer --batch-sizes $RENDER_BATCHES --json "$OUT/renderer_benchmark.json" \
     $([ "$DEVICE" = cpu ] && echo --cpu-only) 2>&1 | tee "$OUT/renderer_benchmark.log"
 echo "== training benchmark"
-python3 -m train.benchmark --device "$DEVICE" --batch_sizes "$TRAIN_BATCHES" --iters "$TRAIN_ITERS" \
+python3 -m benchmarks.training_step --device "$DEVICE" --batch_sizes "$TRAIN_BATCHES" --iters "$TRAIN_ITERS" \
     --precisions float32,auto --json "$OUT/train_benchmark.json" \
     $([ "$SMOKE" = 1 ] && echo --img_wh 64 --repeats 1 --warmup 1) 2>&1 | tee "$OUT/train_benchmark.log"
 echo "== prediction benchmark"
 if python3 -c "import mediapipe, cv2" 2>/dev/null; then
-    python3 -m predict.benchmark --device "$DEVICE" --json "$OUT/predict_benchmark.json" \
+    python3 -m benchmarks.prediction --device "$DEVICE" --json "$OUT/predict_benchmark.json" \
         $([ "$SMOKE" = 1 ] && echo --num-images 2 --batch-sizes 2 --repeats 1) 2>&1 | tee "$OUT/predict_benchmark.log"
 else
     echo "skipped: mediapipe (the default detector) is not installed here" | tee "$OUT/predict_benchmark.log"

@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from data.procedural_poses import ProceduralPoseConfig
-
 
 @dataclass(frozen=True)
 class BodyModelConfig:
@@ -42,7 +40,7 @@ class ProxyRepConfig:
     joint_confidence_threshold: float = 0.0
     # Crop side = crop_scale x the larger side of the silhouette bounding box.
     crop_scale: float = 1.2
-    # Synthetic crops (training and validation, augmentation/crop.py): "square" pads like the inference crop;
+    # Synthetic crops (training and validation, proxy/crop.py): "square" pads like the inference crop;
     # "original" is the original's training crop, truncated at the render border and stretched to square.
     crop_mode: Literal["square", "original"] = "square"
 
@@ -91,7 +89,7 @@ class ProxyAugmentConfig:
     # U(-n, n) px noise on the joints used for the heatmaps (not on the 2D targets); hips are COCO 11, 12.
     joint_noise: float = 8.0
     hip_noise: float = 8.0
-    # Beyond the original, off by default (augmentation/proxy.py, augmentation/crop.py):
+    # Beyond the original, off by default (augmentation/proxy.py, proxy/crop.py):
     # each joint's heatmap is left empty with this probability (missed keypoints at inference);
     joint_dropout_prob: float = 0.0
     # a sample gets a tight or partial crop with this probability: scale U(partial_crop_scale), centre shift
@@ -126,6 +124,52 @@ class LossConfig:
     )
     silhouette_wh: int = 64
     silhouette_sigma: float = 1.0  # soft-silhouette fall-off in pixels of the silhouette_wh image
+
+
+# Mixture weights of the procedural sampler's pose archetypes (data/procedural_poses.py names them).
+DEFAULT_ARCHETYPE_WEIGHTS: dict[str, float] = {
+    "standing": 0.12,
+    "walking": 0.14,
+    "running": 0.10,
+    "sitting": 0.10,
+    "crouching": 0.06,
+    "kneeling": 0.04,
+    "bending": 0.07,
+    "arms_raised": 0.07,
+    "reaching": 0.07,
+    "arms_crossed": 0.05,
+    "hands_on_hips": 0.04,
+    "ready_stance": 0.05,
+    "lunge": 0.03,
+    "kicking": 0.03,
+    "throwing": 0.03,
+}
+
+
+@dataclass
+class ProceduralPoseConfig:
+    """Options of the procedural sampler (angles in degrees).
+
+    Attributes:
+        archetype_weights: mixture weights by archetype name (normalised; missing names get weight 0).
+        noise_std: std of the Gaussian noise added to every joint angle.
+        lr_correlation: in [0, 1], the share of a left joint's random variation that its right twin copies
+            (mirrored); 0 = independent sides, 1 = perfectly symmetric variations.
+        mirror_prob: probability of swapping the left and right sides of the whole pose.
+        yaw_range: yaw about the body's vertical axis is uniform in [-yaw_range, yaw_range).
+        tilt_std: std of the pitch and roll of upright bodies (clipped at 2.5 std).
+        lying_prob: probability that a body lies on the ground (long axis horizontal, any roll).
+        lying_tilt_std: std of the deviation of a lying body's long axis from the horizontal.
+    """
+
+    archetype_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_ARCHETYPE_WEIGHTS))
+    noise_std: float = 5.0
+    lr_correlation: float = 0.5
+    mirror_prob: float = 0.5
+    yaw_range: float = 180.0
+    tilt_std: float = 4.0
+    lying_prob: float = 0.05
+    lying_tilt_std: float = 10.0
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,12 @@ from typing import Any, TypeVar
 import yaml
 
 from configs.ranges import range_problem
+from utils.errors import UsageError
 
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError):
     """A config file, key or value is invalid."""
 
 

@@ -19,6 +19,8 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from configs.loader import ConfigError
+from utils.errors import AssetError
 from utils.numpy_files import NUMPY_READ_ERRORS
 
 # Values of the original's `params_from` option; the three non-AMASS datasets are recognised by the
@@ -28,7 +30,7 @@ _NON_AMASS_PREFIXES = ("h36m", "up3d", "3dpw")
 _REQUIRED_KEYS = ("fnames", "poses", "shapes")
 
 
-class PoseFileError(RuntimeError):
+class PoseFileError(AssetError):
     """A pose npz file is missing or does not have the original's layout."""
 
 
@@ -57,7 +59,7 @@ class NpzPoseSource:
     def __init__(self, path: str | Path, params_from: str = "all", device: torch.device | str = "cpu"):
         path = Path(path)
         if params_from not in PARAMS_FROM:
-            raise ValueError(f"params_from must be one of {PARAMS_FROM}, got {params_from!r}.")
+            raise ConfigError(f"params_from must be one of {PARAMS_FROM}, got {params_from!r}.")
         fnames, poses, shapes = _read_pose_file(path)
         keep = _filter_rows(fnames, params_from)
         if not keep.any():

@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from augmentation.sampling import bernoulli, normal, uniform
+from configs.experiment import ProceduralPoseConfig
+from configs.loader import ConfigError
 from data.skeleton import JOINT_INDEX, JOINT_NAMES, LEFT_RIGHT_PAIRS, NUM_JOINTS
+from utils.random_draws import bernoulli, normal, uniform
 from utils.rotations import rotmat_to_axis_angle
 
 Angles = tuple[float, float, float]
@@ -274,23 +276,6 @@ ARCHETYPES: dict[str, Archetype] = {
     ),
 }
 
-DEFAULT_ARCHETYPE_WEIGHTS: dict[str, float] = {
-    "standing": 0.12,
-    "walking": 0.14,
-    "running": 0.10,
-    "sitting": 0.10,
-    "crouching": 0.06,
-    "kneeling": 0.04,
-    "bending": 0.07,
-    "arms_raised": 0.07,
-    "reaching": 0.07,
-    "arms_crossed": 0.05,
-    "hands_on_hips": 0.04,
-    "ready_stance": 0.05,
-    "lunge": 0.03,
-    "kicking": 0.03,
-    "throwing": 0.03,
-}
 
 # Anatomical limits (degrees) per angle (a, b, c), for the left side and the mid-line; the right side is
 # mirrored. The pelvis row bounds the archetype's pelvis adjustment, not the global orientation.
@@ -314,32 +299,6 @@ JOINT_LIMITS: dict[str, tuple[Range, Range, Range]] = {
 
 # Relative size of the Gaussian noise per joint: the archetypes' spreads carry the large variations.
 _NOISE_SCALE: dict[str, float] = {"pelvis": 0.0, "foot": 0.3, "hand": 0.3}
-
-
-@dataclass
-class ProceduralPoseConfig:
-    """Options of the procedural sampler (angles in degrees).
-
-    Attributes:
-        archetype_weights: mixture weights by archetype name (normalised; missing names get weight 0).
-        noise_std: std of the Gaussian noise added to every joint angle.
-        lr_correlation: in [0, 1], the share of a left joint's random variation that its right twin copies
-            (mirrored); 0 = independent sides, 1 = perfectly symmetric variations.
-        mirror_prob: probability of swapping the left and right sides of the whole pose.
-        yaw_range: yaw about the body's vertical axis is uniform in [-yaw_range, yaw_range).
-        tilt_std: std of the pitch and roll of upright bodies (clipped at 2.5 std).
-        lying_prob: probability that a body lies on the ground (long axis horizontal, any roll).
-        lying_tilt_std: std of the deviation of a lying body's long axis from the horizontal.
-    """
-
-    archetype_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_ARCHETYPE_WEIGHTS))
-    noise_std: float = 5.0
-    lr_correlation: float = 0.5
-    mirror_prob: float = 0.5
-    yaw_range: float = 180.0
-    tilt_std: float = 4.0
-    lying_prob: float = 0.05
-    lying_tilt_std: float = 10.0
 
 
 @dataclass
@@ -374,13 +333,13 @@ class ProceduralPoseSource:
         self.config = config or ProceduralPoseConfig()
         unknown = sorted(set(self.config.archetype_weights) - set(ARCHETYPES))
         if unknown:
-            raise ValueError(f"Unknown pose archetypes {unknown}; the known ones are {sorted(ARCHETYPES)}.")
+            raise ConfigError(f"Unknown pose archetypes {unknown}; the known ones are {sorted(ARCHETYPES)}.")
         self.archetype_names = tuple(ARCHETYPES)
         weights = torch.tensor(
             [float(self.config.archetype_weights.get(n, 0.0)) for n in self.archetype_names]
         )
         if (weights < 0).any() or weights.sum() <= 0:
-            raise ValueError("Archetype weights must be non-negative with a positive sum.")
+            raise ConfigError("Archetype weights must be non-negative with a positive sum.")
         self.weights = weights / weights.sum()
         self._tables = _ArchetypeTables.build(self.archetype_names)
         # The tables and weights per device, copied once: sampling runs every training step.

@@ -27,6 +27,7 @@ from smplx.vertex_ids import vertex_ids as SMPLX_VERTEX_IDS
 from smplx.vertex_joint_selector import VertexJointSelector
 from torch import nn
 
+from utils.errors import AssetError
 from utils.joint_names import SMPL_PARENTS
 from utils.numpy_files import NUMPY_READ_ERRORS
 
@@ -61,7 +62,7 @@ _CHUMPY_ADVICE = (
 )
 
 
-class BodyModelAssetError(RuntimeError):
+class BodyModelAssetError(AssetError):
     """A body-model file is missing or unusable; the message says which file and what to do."""
 
 

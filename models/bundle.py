@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from configs.loader import ConfigError
 from models.body_model import (
     NUM_BETAS,
     NUM_SKELETON_JOINTS,
@@ -35,8 +36,8 @@ from models.body_model import (
     superset_to_lsp14,
 )
 from utils.numpy_files import NUMPY_READ_ERRORS
-from utils.paths import here_or_in_repo
 from utils.rotations import axis_angle_to_rotmat
+from utils.runtime import here_or_in_repo
 
 KINDS = ("open", "smpl")
 GENDERS = ("neutral", "male", "female")
@@ -48,7 +49,7 @@ _SMPL_ADVICE = (
     "download the SMPL model files from the SMPL website and the other files from the original STRAPS "
     "README's additional files, and put them at exactly these paths"
 )
-_OPEN_ADVICE = "these files ship with the repository; regenerate them with `python -m models.open_body.build`"
+_OPEN_ADVICE = "these files ship with the repository; regenerate them with `python -m tools.open_body.build`"
 
 
 @dataclass
@@ -300,9 +301,9 @@ def load_bundle(
         BodyModelAssetError: a file is missing or unusable (the message says which and what to do).
     """
     if kind not in KINDS:
-        raise ValueError(f"Unknown body model kind {kind!r}; use one of {KINDS}.")
+        raise ConfigError(f"Unknown body model kind {kind!r}; use one of {KINDS}.")
     if gender not in GENDERS:
-        raise ValueError(f"Unknown gender {gender!r}; use one of {GENDERS}.")
+        raise ConfigError(f"Unknown gender {gender!r}; use one of {GENDERS}.")
     root = here_or_in_repo(additional_dir)
     bundle = _load_smpl_bundle(root, gender) if kind == "smpl" else _load_open_bundle(root, gender)
     return bundle.to(device) if device is not None else bundle

@@ -40,6 +40,7 @@ import torch
 from torch import nn
 
 from configs.loader import config_to_dict
+from utils.errors import AssetError
 
 FORMAT_VERSION = 1
 CHECKSUM_KEY = "tensor_sha256"
@@ -50,7 +51,7 @@ _EXPECTED = (
 )
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(AssetError):
     """A checkpoint is missing, unreadable or does not fit the model."""
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from configs.loader import ConfigError
+
 NUM_CAM_PARAMS = 3
 NUM_POSE6D_PARAMS = 24 * 6
 NUM_BETAS = 10
@@ -52,7 +54,7 @@ class IEFModule(nn.Module):
                 f"got {tuple(mean_params.shape)}; use the body-model bundle's mean_params."
             )
         if iterations < 1:
-            raise ValueError(f"IEF needs at least one iteration, got {iterations}.")
+            raise ConfigError(f"IEF needs at least one iteration, got {iterations}.")
         self.iterations = iterations
         self.fc1 = nn.Linear(in_features + NUM_PARAMS, hidden[0])
         self.fc2 = nn.Linear(hidden[0], hidden[1])

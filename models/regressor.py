@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from configs.loader import ConfigError
 from models.ief import IEFModule
 from models.resnet import resnet18, resnet50
 
@@ -30,7 +31,7 @@ class SingleInputRegressor(nn.Module):
     ):
         super().__init__()
         if resnet_layers not in _ENCODERS:
-            raise ValueError(f"resnet_layers must be one of {sorted(_ENCODERS)}, got {resnet_layers}.")
+            raise ConfigError(f"resnet_layers must be one of {sorted(_ENCODERS)}, got {resnet_layers}.")
         build_encoder, hidden = _ENCODERS[resnet_layers]
         self.image_encoder = build_encoder(in_channels)
         self.ief_module = IEFModule(

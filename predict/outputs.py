@@ -19,13 +19,11 @@ half-written output.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import io
 import json
 import math
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ import cv2
 import numpy as np
 
 from predict.predictor import PredictionBatch
+from utils.runtime import atomic_path
 
 OUTPUT_KINDS = ("npz", "obj", "overlay", "side", "tpose", "proxy")
 PICTURE_SUFFIXES = {
@@ -160,7 +159,7 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
     # reports the failure again from its finaliser ("Exception ignored in ZipFile.__del__").
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         tmp.write_bytes(buffer.getbuffer())
     return path
 
@@ -172,7 +171,7 @@ def write_obj(path: Path, vertices: np.ndarray, faces: np.ndarray) -> Path:
     faces = np.ascontiguousarray(faces, dtype=np.int64).reshape(-1, 3)
     # One format operation per block instead of one per line: a 13k-vertex body takes milliseconds.
     text = ("v %.6f %.6f %.6f\n" * len(vertices)) % tuple(vertices.ravel()) + _obj_faces(faces.tobytes())
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="ascii")
     return path
 
@@ -182,7 +181,7 @@ def write_png(path: Path, rgb: np.ndarray) -> Path:
     ok, encoded = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
     if not ok:
         raise OSError(f"OpenCV could not encode a PNG of shape {rgb.shape} for {path}.")
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         encoded.tofile(tmp)
     return path
 
@@ -209,7 +208,7 @@ def build_summary(run: dict[str, Any], results: Sequence[ImageResult]) -> dict[s
 
 def write_json(path: Path, content: Any) -> Path:
     """Write JSON (indented, strict: NaN and infinities are refused, not written as invalid JSON)."""
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(content, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     return path
 
@@ -225,18 +224,3 @@ def _obj_faces(faces_int64: bytes) -> str:
 def _finite_or_none(value) -> float | None:
     number = float(value)
     return round(number, 6) if math.isfinite(number) else None
-
-
-@contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; it replaces `path` when the block succeeds, else is removed."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-atomic_path = _atomic  # the same guarantee for writers of other output modules (predict/exports/)

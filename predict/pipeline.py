@@ -51,6 +51,7 @@ from predict.predictor import NO_PERSON, PredictionBatch, PredictionInputError, 
 from predict.report_html import write_report_html
 from predict.run_records import OutputFolder, merged_results, result_from_record
 from predict.views import proxy_pictures, render_overlays, render_side_views, render_tpose_views
+from utils.errors import UsageError
 from utils.image_io import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, ImageReadError, LoadedImage, read_image_rgb
 
 OUTPUT_FOLDER_SUFFIX = "_straps_output"
@@ -59,7 +60,7 @@ RECORDS_NAME_HINT = "each image's record is in records.jsonl"
 _GLOB_CHARACTERS = frozenset("*?[")
 
 
-class OutputFolderError(ValueError):
+class OutputFolderError(UsageError):
     """The output folder would lie inside the input folder, or is not a folder."""
 
 

@@ -2,7 +2,7 @@
 
 Per batch, one code path on the CPU and CUDA (spec section 9, with our crop and camera):
 1. crop box: the bounding box of the silhouette's pixels, a square of `crop_scale` (1.2) times its longer
-   side around its centre, zero padding beyond the image border (`augmentation.crop`, the crop the
+   side around its centre, zero padding beyond the image border (`proxy.crop`, the crop the
    regressor saw in validation);
 2. proxy representation: the silhouette resampled to 256 x 256 (nearest) and 17 Gaussian heatmaps of the
    joints in crop pixels; joints whose detector confidence is below `joint_confidence_threshold` get an
@@ -36,37 +36,31 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from augmentation.crop import crop_nearest, crop_points, mask_bbox, square_crop_boxes
 from configs.experiment import CameraConfig, ProxyRepConfig, RegressorConfig
 from models.bundle import BodyModelBundle, BodyOutput, load_bundle
 from models.checkpoint import CheckpointError, load_regressor_weights, read_checkpoint
 from models.ief import NUM_PARAMS
 from models.regressor import SingleInputRegressor
-from predict.detectors import KEYPOINT_RCNN_JOINT_THRESHOLD
+from predict.detectors import DEFAULT_JOINT_CONFIDENCE_THRESHOLD
 from predict.detectors.base import NUM_KEYPOINTS, DetectorBackend, ImageDetectionError, PersonDetection
 from predict.people import find_people
 from predict.refine import RefineConfig, RefineInputs, Refiner, crop_pixels_in_image
+from proxy.crop import crop_nearest, crop_points, mask_bbox, square_crop_boxes
+from proxy.heatmaps import joints_to_heatmaps
 from renderers import silhouette
 from utils.cameras import crop_camera_to_image_camera, perspective_project
-from utils.heatmaps import joints_to_heatmaps
+from utils.errors import UsageError
 from utils.metrics import silhouette_iou
-from utils.paths import here_or_in_repo
 from utils.precision import choose_precision
 from utils.rotations import rot6d_to_rotmat, rotmat_to_axis_angle
+from utils.runtime import here_or_in_repo, resolve_device, synchronise
 
-# mediapipe's landmark visibility is near 1 for joints it sees and falls below ~0.3 for joints that are
-# hidden or outside the image, where its guesses are poor; 0 keeps every joint, as the original.
-DEFAULT_JOINT_CONFIDENCE_THRESHOLD = 0.3
 DEFAULT_CHECKPOINT = Path("checkpoints/open_body/straps_open_body.pt")
 NO_PERSON = "No person found in this image."
 
 
-class PredictionInputError(ValueError):
+class PredictionInputError(UsageError):
     """Silhouettes or keypoints handed to the predictor have the wrong shape or are empty."""
-
-
-class DeviceUnavailableError(ValueError):
-    """The requested device (e.g. CUDA) is not available on this machine."""
 
 
 @dataclass
@@ -485,10 +479,10 @@ class Predictor:
     @contextmanager
     def _stopwatch(self, timings: dict[str, float], stage: str) -> Iterator[None]:
         """Add the stage's wall time in ms; CUDA work is waited for, so the time is the stage's own."""
-        _synchronise(self.device)
+        synchronise(self.device)
         start = time.perf_counter()
         yield
-        _synchronise(self.device)
+        synchronise(self.device)
         timings[stage] = timings.get(stage, 0.0) + 1000.0 * (time.perf_counter() - start)
 
 
@@ -517,37 +511,6 @@ def find_person(
     return people[0] if people else None
 
 
-def joint_threshold(given: float | None, joints_from: str) -> float:
-    """The joint confidence threshold: the one given, else the joint source's default (Keypoint R-CNN's
-    scores are spatial-softmax probabilities, far below mediapipe's visibilities)."""
-    if given is not None:
-        return given
-    if joints_from == "keypointrcnn":
-        return KEYPOINT_RCNN_JOINT_THRESHOLD
-    return DEFAULT_JOINT_CONFIDENCE_THRESHOLD
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """ "auto" -> CUDA when available, else the CPU; anything else as torch names it, checked to exist."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise DeviceUnavailableError(f"Unknown device {device!r}; use auto, cpu, cuda or cuda:N.") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise DeviceUnavailableError(
-                f"Device {device} was asked for but this PyTorch sees no CUDA GPU; use --device cpu."
-            )
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise DeviceUnavailableError(
-                f"Device {device} does not exist: this machine has {torch.cuda.device_count()} CUDA GPU(s)."
-            )
-    elif device.type != "cpu":
-        raise DeviceUnavailableError(f"Device {device} is not supported; use auto, cpu, cuda or cuda:N.")
-    return device
-
 
 def _mean_joint_error(joints2d: Tensor, detected: Tensor, visible: Tensor) -> Tensor:
     """(B,) mean distance (pixels) between predicted (B, 17, 2) and detected (B, 17, 3) joints over the
@@ -556,11 +519,6 @@ def _mean_joint_error(joints2d: Tensor, detected: Tensor, visible: Tensor) -> Te
     count = visible.sum(dim=1)
     mean = (distance * visible).sum(dim=1) / count.clamp_min(1)
     return torch.where(count > 0, mean, torch.full_like(mean, torch.nan))
-
-
-def _synchronise(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _as_mask_list(silhouettes: Tensor | np.ndarray | Sequence[Tensor | np.ndarray]) -> list[Tensor]:

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
-from predict.outputs import atomic_path
+from utils.runtime import atomic_path
 
 REPORT_NAME = "report.html"
 THUMBNAIL_HEIGHT = 180  # pixels on the page

@@ -23,13 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from predict.outputs import PICTURE_SUFFIXES, ImageResult, OutputOptions
+from utils.errors import UsageError
 from utils.stale_files import remove_stale_temp_files
 
 RECORDS_NAME = "records.jsonl"
 LOCK_NAME = ".straps_run.lock"
 
 
-class OutputFolderUnusableError(OSError):
+class OutputFolderUnusableError(UsageError):
     """The output folder cannot be created or written, or another run is writing into it."""
 
 

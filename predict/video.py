@@ -50,6 +50,7 @@ from predict.people import choose_main, find_people
 from predict.predictor import Predictor
 from predict.views import render_side_views
 from utils.cameras import perspective_project
+from utils.errors import InputFileError
 from utils.image_io import ImageReadError, list_images, read_image_rgb
 from utils.rotations import rot6d_to_rotmat, rotmat_to_axis_angle, rotmat_to_rot6d
 
@@ -58,7 +59,7 @@ DEFAULT_FOLDER_FPS = 25.0
 VIDEO_CODECS = (("mp4v", ".mp4"), ("MJPG", ".avi"))  # tried in turn for the output videos
 
 
-class VideoReadError(ValueError):
+class VideoReadError(InputFileError):
     """A video that cannot be opened or holds no frames (one sentence)."""
 
 

@@ -10,17 +10,7 @@ import pytest
 import torch
 
 from augmentation.camera import sample_camera_translation
-from augmentation.crop import (
-    crop_bilinear,
-    crop_nearest,
-    crop_points,
-    crop_to_body,
-    mask_bbox,
-    original_crop_boxes,
-    sample_crop_jitter,
-    square_crop_boxes,
-    uncrop_points,
-)
+from augmentation.crop_jitter import sample_crop_jitter
 from augmentation.proxy import (
     drop_joints,
     jitter_joints,
@@ -31,6 +21,16 @@ from augmentation.proxy import (
 )
 from augmentation.shape import sample_betas
 from configs.experiment import ProxyAugmentConfig
+from proxy.crop import (
+    crop_bilinear,
+    crop_nearest,
+    crop_points,
+    crop_to_body,
+    mask_bbox,
+    original_crop_boxes,
+    square_crop_boxes,
+    uncrop_points,
+)
 
 
 def _gen(seed: int = 0) -> torch.Generator:

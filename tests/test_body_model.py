@@ -340,7 +340,7 @@ def test_real_scipy_sparse_pickle_loads(smpl_dir, tmp_path):
 )
 def test_missing_file_is_named_with_what_to_do(kind, gender, drop, named, smpl_dir, open_dir, tmp_path):
     root = variant_dir(smpl_dir if kind == "smpl" else open_dir, tmp_path, drop=(drop,))
-    advice = "put them at exactly these paths" if kind == "smpl" else "python -m models.open_body.build"
+    advice = "put them at exactly these paths" if kind == "smpl" else "python -m tools.open_body.build"
     with pytest.raises(BodyModelAssetError) as info:
         load_bundle(kind, gender, additional_dir=root)
     message = str(info.value)

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from data.demo_scenes import (
+from models.bundle import load_bundle
+from renderers import silhouette
+from tools.demo_scenes import (
     FOCAL_PER_LONG_SIDE,
     SCENES,
     frame_camera,
@@ -18,8 +20,6 @@ from data.demo_scenes import (
     make_tileable,
     sample_pose_and_shape,
 )
-from models.bundle import load_bundle
-from renderers import silhouette
 from utils.cameras import perspective_project
 from utils.image_io import IMAGE_EXTENSIONS
 

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 import run_predict
-from predict.detectors import DetectorUnavailableError, ImageDetectionError, make_detector
+from predict.detectors import DetectorUnavailableError, ImageDetectionError, joint_threshold, make_detector
 from predict.detectors.detectron2_backend import (
     DETECTRON2_INSTALL_MESSAGE,
     _explained,
@@ -44,8 +44,7 @@ from predict.detectors.detectron2_weights import (
     prepare_weights,
     read_weights,
 )
-from predict.predictor import joint_threshold
-from utils.paths import REPO_ROOT
+from utils.runtime import REPO_ROOT
 
 RECORDS = Path(__file__).parent / "detectron2_records"
 HAS_DETECTRON2 = __import__("importlib").util.find_spec("detectron2") is not None

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import run_evaluate
-from data.eval_datasets import DatasetError, read_label_arrays, read_ssp3d
-from data.synthetic_benchmark import SyntheticBenchmarkConfig, ensure_synthetic_benchmark
-from predict.evaluate import DatasetInputs, evaluate
+from evaluation.datasets import DatasetError, read_label_arrays, read_ssp3d
+from evaluation.evaluate import DatasetInputs, evaluate
+from evaluation.synthetic import SyntheticBenchmarkConfig, ensure_synthetic_benchmark
 from tests import test_evaluate
 from tests.test_evaluate import GroundTruthSource
 

@@ -18,18 +18,9 @@ import pytest
 import torch
 
 import run_evaluate
-from data.eval_datasets import DatasetError, ProxyInput, pw3d_keys, read_3dpw, read_ssp3d
 from data.procedural_poses import ProceduralPoseSource
-from data.synthetic_benchmark import (
-    SyntheticBenchmarkConfig,
-    ensure_synthetic_benchmark,
-    generate_synthetic_benchmark,
-)
-from models.bundle import load_bundle
-from models.checkpoint import save_regressor_checkpoint
-from models.regressor import SingleInputRegressor
-from predict.detectors import make_detector
-from predict.evaluate import (
+from evaluation.datasets import DatasetError, ProxyInput, pw3d_keys, read_3dpw, read_ssp3d
+from evaluation.evaluate import (
     METRIC_KEYS,
     BodyPrediction,
     DatasetInputs,
@@ -43,6 +34,15 @@ from predict.evaluate import (
     format_table,
     write_report_json,
 )
+from evaluation.synthetic import (
+    SyntheticBenchmarkConfig,
+    ensure_synthetic_benchmark,
+    generate_synthetic_benchmark,
+)
+from models.bundle import load_bundle
+from models.checkpoint import save_regressor_checkpoint
+from models.regressor import SingleInputRegressor
+from predict.detectors import make_detector
 from predict.predictor import Predictor
 from renderers import silhouette
 from tests.smpl_fixture import write_open_format_assets, write_smpl_format_assets
@@ -532,7 +532,7 @@ def test_other_body_model_than_the_ground_truth(ssp3d_dir, ground_truth, smpl_di
 def test_the_joint_threshold_default_follows_the_joint_source():
     args = run_evaluate.parse_args(["--dataset", "synthetic", "--joints_from", "keypointrcnn"])
     assert args.joint_threshold is None  # resolved when the run starts:
-    from predict.predictor import joint_threshold
+    from predict.detectors import joint_threshold
 
     assert joint_threshold(args.joint_threshold, args.joints_from) == 0.05
     assert joint_threshold(None, "precomputed") == 0.3

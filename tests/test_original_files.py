@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 import run_evaluate
-from data.eval_datasets import DatasetError, read_3dpw, read_ssp3d, require_precomputed_inputs
 from data.pose_sources import NpzPoseSource, PoseFileError
+from evaluation.datasets import DatasetError, read_3dpw, read_ssp3d, require_precomputed_inputs
+from evaluation.evaluate import DatasetInputs, GroundTruthBodies, evaluate
 from models.body_model import BodyModelAssetError, SMPLJointSuperset, load_regressor
 from models.bundle import load_bundle
-from predict.evaluate import DatasetInputs, GroundTruthBodies, evaluate
 from tests.smpl_fixture import write_open_format_assets
 from tests.test_evaluate import (  # noqa: F401  (module fixtures used below)
     GroundTruthSource,

@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from configs.experiment import DEFAULT_ARCHETYPE_WEIGHTS, ProceduralPoseConfig
 from data.pose_sources import NpzPoseSource, PoseFileError
 from data.procedural_poses import (
     ARCHETYPES,
-    DEFAULT_ARCHETYPE_WEIGHTS,
-    ProceduralPoseConfig,
     ProceduralPoseSource,
     euler_to_rotmat,
     mirror_joint_angles,

@@ -18,7 +18,6 @@ import pytest
 import torch
 
 import run_predict
-from augmentation.crop import crop_nearest
 from configs.experiment import ExperimentConfig, ProxyRepConfig
 from models.bundle import BodyModelBundle, load_bundle
 from models.checkpoint import save_regressor_checkpoint
@@ -27,6 +26,7 @@ from predict.detectors.precomputed import PrecomputedBackend
 from predict.outputs import OUTPUT_KINDS, write_obj
 from predict.pipeline import check_output_dir, default_output_dir, output_stems
 from predict.predictor import NO_PERSON, PredictionInputError, Predictor
+from proxy.crop import crop_nearest
 from renderers import render_overlay, silhouette
 from utils.cameras import normalised_to_pixels, perspective_project, weak_perspective_project
 from utils.metrics import silhouette_iou

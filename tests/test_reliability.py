@@ -21,9 +21,9 @@ import torch
 import run_evaluate
 import run_predict
 import run_train
+from benchmarks.hostile_folder import BAD_KINDS, make_bad_entries
 from models.bundle import load_bundle
 from models.checkpoint import read_checkpoint
-from predict.hostile_folder import BAD_KINDS, make_bad_entries
 from predict.outputs import OUTPUT_KINDS
 from predict.run_records import RECORDS_NAME
 from tests.smpl_fixture import write_open_format_assets

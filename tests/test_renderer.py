@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks.procedural_body import place_in_camera, procedural_body
 from renderers import RendererInputError, label_map, rasterize, rasterize_face_index, silhouette
-from renderers.procedural_body import place_in_camera, procedural_body
 
 FOCAL = 100.0
 CENTRE = (24.3, 19.7)

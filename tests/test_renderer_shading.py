@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from benchmarks.procedural_body import capsule
 from renderers import (
     Lighting,
     RendererInputError,
@@ -14,7 +15,6 @@ from renderers import (
     shade,
     vertex_normals,
 )
-from renderers.procedural_body import capsule
 
 SIZE = (64, 64)
 FOCAL = 300.0

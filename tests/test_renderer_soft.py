@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks.procedural_body import place_in_camera, procedural_body
 from renderers import RendererInputError, silhouette, soft_silhouette
-from renderers.procedural_body import place_in_camera, procedural_body
 from renderers.soft import soften_mask
 
 SIZE = (48, 40)

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from augmentation.crop import crop_points
 from configs import ExperimentConfig, config_to_dict, load_config
 from data.pose_sources import NpzPoseSource
 from data.procedural_poses import ProceduralPoseSource
 from models.bundle import load_bundle
+from proxy.crop import crop_points
 from tests.smpl_fixture import write_open_format_assets
 from train.losses import (
     ORIGINAL_TASKS,

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from models.checkpoint import read_checkpoint
+from utils.errors import AssetError
 
 CHECKPOINT_DIR = "checkpoints"
 BEST_FILE = "best.tar"
@@ -46,7 +47,7 @@ _STATE_KEYS = (
 )
 
 
-class TrainingStateError(RuntimeError):
+class TrainingStateError(AssetError):
     """A training-state file cannot be resumed from."""
 
 

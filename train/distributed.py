@@ -13,26 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-
-class DeviceError(RuntimeError):
-    """The requested device does not exist on this machine."""
-
-
-def resolve_device(name: str) -> torch.device:
-    """ "auto" -> CUDA when present, else the CPU; "cpu", "cuda", "cuda:1" as given (checked)."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise DeviceError(f"Unknown device {name!r}; use auto, cpu, cuda or cuda:N.") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise DeviceError(f"Device {name!r} was requested but CUDA is not available here; use --device cpu.")
-    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise DeviceError(
-            f"Device {name!r} does not exist: this machine has {torch.cuda.device_count()} GPUs."
-        )
-    return device
+from utils.runtime import resolve_device
 
 
 @dataclass(frozen=True)

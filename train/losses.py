@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from configs.loader import ConfigError
 from models.body_model import NUM_SKELETON_JOINTS
 from models.bundle import BodyModelBundle
 from renderers.soft import soft_silhouette, soften_mask
@@ -151,19 +152,19 @@ class HomoscedasticMultiTaskLoss(nn.Module):
     def __init__(self, losses_on: Sequence[str], init_loss_weights: Mapping[str, float]):
         super().__init__()
         if not losses_on:
-            raise ValueError(f"loss.losses_on is empty; enable at least one of {TASKS}.")
+            raise ConfigError(f"loss.losses_on is empty; enable at least one of {TASKS}.")
         unknown = [task for task in losses_on if task not in TASKS]
         if unknown:
-            raise ValueError(f"Unknown loss tasks {unknown}; choose from {TASKS}.")
+            raise ConfigError(f"Unknown loss tasks {unknown}; choose from {TASKS}.")
         missing = [task for task in losses_on if task not in init_loss_weights]
         if missing:
-            raise ValueError(
+            raise ConfigError(
                 f"No initial weight for the enabled loss tasks {missing}: add them to "
                 f"loss.init_loss_weights, e.g. loss.init_loss_weights.{missing[0]}=0.1."
             )
         negative = [task for task, weight in init_loss_weights.items() if weight < 0]
         if negative:
-            raise ValueError(f"loss.init_loss_weights must be >= 0, but {negative} are negative.")
+            raise ConfigError(f"loss.init_loss_weights must be >= 0, but {negative} are negative.")
         self.losses_on = tuple(losses_on)
         for task in TASKS:
             if task in ORIGINAL_TASKS or task in self.losses_on:

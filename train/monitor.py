@@ -7,8 +7,10 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
+from utils.errors import StrapsError
 
-class NonFiniteLossError(RuntimeError):
+
+class NonFiniteLossError(StrapsError):
     """The training loss became NaN or infinite."""
 
 

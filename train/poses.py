@@ -15,6 +15,7 @@ import torch
 
 from augmentation.shape import sample_betas
 from configs.experiment import ExperimentConfig
+from configs.loader import ConfigError
 from data.pose_sources import NpzPoseSource
 from data.procedural_poses import ProceduralPoseSource
 from models.body_model import NUM_BETAS
@@ -53,7 +54,7 @@ class TrainingPoses:
     ):
         data, batch_size = config.data, config.train.batch_size
         if batch_size % world_size:
-            raise ValueError(
+            raise ConfigError(
                 f"train.batch_size={batch_size} must be divisible by the number of processes ({world_size})."
             )
         self.device = torch.device(device)
@@ -70,7 +71,7 @@ class TrainingPoses:
             samples = len(self.source)
         self.steps_per_epoch = samples // batch_size
         if self.steps_per_epoch < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"An epoch of {samples} samples holds no full batch of {batch_size}; lower "
                 "train.batch_size or raise data.samples_per_epoch."
             )
@@ -143,5 +144,5 @@ def build_validation_set(
         keep = config.train.val_batches * config.train.batch_size
         poses, betas = poses[:keep], betas[:keep]
     if len(poses) == 0:
-        raise ValueError("The validation set is empty; raise data.val_samples or train.val_batches.")
+        raise ConfigError("The validation set is empty; raise data.val_samples or train.val_batches.")
     return ValidationSet(poses.to(device), betas.to(device).contiguous())

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from augmentation.camera import sample_camera_translation
-from augmentation.crop import crop_nearest, crop_to_body, mask_bbox, sample_crop_jitter
+from augmentation.crop_jitter import sample_crop_jitter
 from augmentation.proxy import (
     drop_joints,
     jitter_joints,
@@ -33,9 +33,10 @@ from augmentation.shape import sample_betas
 from configs.experiment import ExperimentConfig
 from models.body_model import NUM_BETAS, NUM_SKELETON_JOINTS
 from models.bundle import BodyModelBundle
+from proxy.crop import crop_nearest, crop_to_body, mask_bbox
+from proxy.heatmaps import joints_to_heatmaps
 from renderers.maps import label_map
 from utils.cameras import perspective_project
-from utils.heatmaps import joints_to_heatmaps
 from utils.rotations import axis_angle_to_rotmat
 
 

@@ -29,7 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from configs.experiment import ExperimentConfig
-from configs.loader import save_config
+from configs.loader import ConfigError, save_config
 from models.bundle import BodyModelBundle, load_bundle
 from models.checkpoint import load_regressor_weights, save_regressor_checkpoint
 from models.regressor import SingleInputRegressor
@@ -101,7 +101,7 @@ class Trainer:
         check_metric_names(tc.metrics_to_track)
         missing = [name for name in tc.save_val_metrics if name not in tc.metrics_to_track]
         if missing:
-            raise ValueError(f"train.save_val_metrics {missing} must also be in train.metrics_to_track.")
+            raise ConfigError(f"train.save_val_metrics {missing} must also be in train.metrics_to_track.")
         self.precision: RegressorPrecision = choose_precision(self.device, tc.bf16)
         if self.dist.is_main and show_progress:
             tqdm.write(f"Regressor precision: {self.precision.reason}.")

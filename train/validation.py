@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
+from configs.loader import ConfigError
 from models.bundle import BodyModelBundle
 from train.losses import BodyPrediction
 from train.synthetic_batch import SyntheticBatch
@@ -39,7 +40,7 @@ def check_metric_names(names: Sequence[str]) -> None:
     """Raise a one-sentence ValueError for metric names this module does not compute."""
     unknown = [name for name in names if name not in METRIC_NAMES]
     if unknown:
-        raise ValueError(f"Unknown validation metrics {unknown}; choose from {METRIC_NAMES}.")
+        raise ConfigError(f"Unknown validation metrics {unknown}; choose from {METRIC_NAMES}.")
 
 
 def sample_metrics(

@@ -32,6 +32,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from utils.errors import InputFileError, UsageError
 from utils.image_header import HEADER_BYTES, header_size
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
@@ -49,11 +50,11 @@ _OPENCV_LOG_LEVEL_ERROR = 2
 _GLOB_CHARACTERS = frozenset("*?[")
 
 
-class ImageReadError(Exception):
+class ImageReadError(InputFileError):
     """An image file that cannot be used: missing, empty, not an image, corrupt."""
 
 
-class InputPathError(Exception):
+class InputPathError(UsageError):
     """An input path (file, folder or glob pattern) that does not exist or cannot be listed."""
 
 

@@ -14,14 +14,18 @@ from predict.detectors.base import (
     PersonDetection,
 )
 from predict.detectors.factory import (
+    DEFAULT_JOINT_CONFIDENCE_THRESHOLD,
     JOINT_SOURCES,
     KEYPOINT_RCNN_JOINT_THRESHOLD,
     SILHOUETTE_SOURCES,
+    joint_source,
+    joint_threshold,
     make_detector,
 )
 
 __all__ = [
     "COCO17_NAMES",
+    "DEFAULT_JOINT_CONFIDENCE_THRESHOLD",
     "JOINT_SOURCES",
     "KEYPOINT_RCNN_JOINT_THRESHOLD",
     "SILHOUETTE_SOURCES",
@@ -31,5 +35,7 @@ __all__ = [
     "DetectorUnavailableError",
     "ImageDetectionError",
     "PersonDetection",
+    "joint_source",
+    "joint_threshold",
     "make_detector",
 ]

@@ -22,24 +22,25 @@ from pathlib import Path
 
 import numpy as np
 
+from utils.errors import AssetError, InputFileError, StrapsError, UsageError
 from utils.joint_names import COCO17_NAMES
 
 NUM_KEYPOINTS = len(COCO17_NAMES)
 
 
-class DetectorError(Exception):
+class DetectorError(StrapsError):
     """Base class of the detector errors."""
 
 
-class DetectorUnavailableError(DetectorError):
+class DetectorUnavailableError(DetectorError, AssetError):
     """A backend cannot be built: a package, weights file or config is missing."""
 
 
-class DetectorConfigError(DetectorError, ValueError):
+class DetectorConfigError(DetectorError, UsageError):
     """An invalid backend selection or backend option."""
 
 
-class ImageDetectionError(DetectorError):
+class ImageDetectionError(DetectorError, InputFileError):
     """One image cannot be processed by the backend; the run goes on with the next image."""
 
 

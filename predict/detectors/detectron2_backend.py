@@ -57,7 +57,7 @@ from predict.detectors.detectron2_weights import (
     prepare_weights,
     read_weights,
 )
-from utils.paths import here_or_in_repo
+from utils.runtime import here_or_in_repo
 
 MODEL_NAMES = {"keypointrcnn": "Keypoint R-CNN", "pointrend": "PointRend", "densepose": "DensePose"}
 # Verified on Python 3.11, CPU: detectron2 builds against the torch already installed (hence

@@ -23,6 +23,31 @@ JOINT_SOURCES = ("mediapipe", "keypointrcnn", "precomputed")
 # Keypoint R-CNN's joint scores are spatial-softmax probabilities, small even for well-placed joints;
 # detectron2's own visualiser draws joints from 0.05 (mediapipe's visibilities suit a higher threshold).
 KEYPOINT_RCNN_JOINT_THRESHOLD = 0.05
+# mediapipe's landmark visibility is near 1 for joints it sees and falls below ~0.3 for joints that are
+# hidden or outside the image, where its guesses are poor; 0 keeps every joint, as the original.
+DEFAULT_JOINT_CONFIDENCE_THRESHOLD = 0.3
+# The joint source that goes with each silhouette source (each backend pairs its own).
+JOINTS_FOR_SILHOUETTES = {
+    "mediapipe": "mediapipe",
+    "pointrend": "keypointrcnn",
+    "densepose": "keypointrcnn",
+    "precomputed": "precomputed",
+}
+
+
+def joint_source(silh_from: str, joints_from: str | None = None) -> str:
+    """The joint source given, else the one that pairs with the silhouette source."""
+    return joints_from or JOINTS_FOR_SILHOUETTES.get(silh_from, silh_from)
+
+
+def joint_threshold(given: float | None, joints_from: str) -> float:
+    """The joint confidence threshold: the one given, else the joint source's default (Keypoint R-CNN's
+    scores are spatial-softmax probabilities, far below mediapipe's visibilities)."""
+    if given is not None:
+        return given
+    if joints_from == "keypointrcnn":
+        return KEYPOINT_RCNN_JOINT_THRESHOLD
+    return DEFAULT_JOINT_CONFIDENCE_THRESHOLD
 
 
 def make_detector(

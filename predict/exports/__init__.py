@@ -14,6 +14,7 @@ from predict.exports.bvh import write_bvh
 from predict.exports.gltf import write_glb
 from predict.exports.rig import BodyMotion, ImageCamera, RiggedBody, rig_from_body_model
 from predict.predictor import PredictionBatch
+from utils.errors import UsageError
 
 EXPORT_FORMATS = ("glb", "bvh")
 
@@ -34,13 +35,13 @@ def parse_export_formats(text: str) -> tuple[str, ...]:
     """'glb,bvh' -> ('glb', 'bvh'): a comma list of EXPORT_FORMATS, in EXPORT_FORMATS order, '' for none.
 
     Raises:
-        ValueError: an unknown format, in one sentence that lists the known ones.
+        UsageError: an unknown format, in one sentence that lists the known ones.
     """
     names = {name.strip().lower() for name in text.split(",") if name.strip()}
     unknown = sorted(names - set(EXPORT_FORMATS))
     if unknown:
-        raise ValueError(
-            f"Unknown export format(s) {', '.join(unknown)}; choose from {', '.join(EXPORT_FORMATS)}."
+        raise UsageError(
+            f"--export: unknown format(s) {', '.join(unknown)}; choose from {', '.join(EXPORT_FORMATS)}."
         )
     return tuple(name for name in EXPORT_FORMATS if name in names)
 

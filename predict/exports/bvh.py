@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from predict.exports.rig import CAMERA_TO_Y_UP, BodyMotion, RiggedBody
-from predict.outputs import atomic_path
+from utils.runtime import atomic_path
 
 ROTATION_CHANNELS = "Zrotation Yrotation Xrotation"
 END_SITE_FRACTION = 0.5

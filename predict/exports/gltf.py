@@ -29,7 +29,7 @@ import numpy as np
 import pygltflib as gl
 
 from predict.exports.rig import BodyMotion, ImageCamera, RiggedBody
-from predict.outputs import atomic_path
+from utils.runtime import atomic_path
 
 INFLUENCES_PER_SET = 4
 BODY_COLOUR = (0.80, 0.62, 0.52, 1.0)

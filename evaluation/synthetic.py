@@ -4,7 +4,7 @@ Samples come from the training distributions with a seed of their own (held out 
 start from `TrainConfig.seed`): poses from the procedural sampler, betas = the body model's mean + N(0, 1.5^2)
 per component (`ShapeAugmentConfig`), and the training camera (R = I, f = 5000 px) with every distance halved,
 so that a 512 x 512 image frames the body exactly as the 256 x 256 training renders do. Each sample is
-rendered with our rasterizer and written as SSP-3D would hold it (see data/eval_datasets.py):
+rendered with our rasterizer and written as SSP-3D would hold it (see evaluation/datasets.py):
 
     images/<fname>       the body shaded over a grey background (a detector can run on it);
     silhouettes/<fname>  the exact silhouette (0/255 PNG);
@@ -31,15 +31,15 @@ import torch
 from tqdm import tqdm
 
 from augmentation.camera import sample_camera_translation
-from augmentation.crop import mask_bbox
 from augmentation.shape import sample_betas
 from configs.experiment import CameraConfig, ShapeAugmentConfig
-from data.eval_datasets import DatasetError, read_label_arrays
 from data.procedural_poses import ProceduralPoseSource
+from evaluation.datasets import DatasetError, read_label_arrays
 from models.bundle import BodyModelBundle, load_bundle
+from proxy.crop import mask_bbox
 from renderers import shade
 from utils.cameras import perspective_project
-from utils.paths import REPO_ROOT
+from utils.runtime import REPO_ROOT
 
 DEFAULT_DIR = REPO_ROOT / "data" / "datasets" / "synthetic_benchmark"
 BACKGROUND_GREY = 0.5

@@ -1,7 +1,8 @@
 """The body crop: silhouette bounding box -> crop box -> resampled maps and transformed joints.
 
-Used for training and validation (spec section 5.2 step 7) and meant for the inference crop too, so that
-both see the same geometry. Coordinates follow docs/ARCHITECTURE.md: x = column, y = row, pixel (i, j)
+One crop for training, validation, prediction and evaluation (spec section 5.2 step 7, spec 9), so that the
+regressor sees the same geometry everywhere; training jitters its scale and centre
+(augmentation/crop_jitter.py). Coordinates follow docs/ARCHITECTURE.md: x = column, y = row, pixel (i, j)
 covers [j, j + 1) x [i, i + 1). A crop box is (B, 4) [x0, y0, x1, y1] in those continuous coordinates; a
 point p maps to (p - [x0, y0]) * out_size / [x1 - x0, y1 - y0] in the out_size x out_size crop.
 
@@ -23,18 +24,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from augmentation.sampling import bernoulli, uniform
-from configs.experiment import ProxyAugmentConfig, ProxyRepConfig
+from configs.experiment import ProxyRepConfig
 
 CROP_MODES = ("square", "original")
-
-
-@dataclass
-class CropJitter:
-    """Per-sample crop-box scale (B,) and centre shift (B, 2) in pixels (x, y)."""
-
-    scale: torch.Tensor
-    shift: torch.Tensor
 
 
 @dataclass
@@ -70,39 +62,6 @@ def mask_bbox(masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     r0, r1 = extent(rows, h)
     c0, c1 = extent(cols, w)
     return torch.stack((c0, r0, c1, r1), dim=1).float(), found
-
-
-def sample_crop_jitter(
-    bbox: torch.Tensor,
-    generator: torch.Generator,
-    scale: float = ProxyRepConfig.crop_scale,
-    scale_jitter: float = ProxyAugmentConfig.bbox_scale_range,
-    centre_jitter: float = ProxyAugmentConfig.bbox_centre_shift,
-    partial_prob: float = 0.0,
-    partial_scale: tuple[float, float] = (0.6, 1.0),
-    partial_shift: float = 0.2,
-) -> CropJitter:
-    """Random crop scales and centre shifts for training.
-
-    The original's jitter: scale = scale + U(-scale_jitter, scale_jitter), shift = U(-centre_jitter,
-    centre_jitter) px per axis. Beyond the original (off by default): with probability partial_prob a
-    sample gets a tight or partial crop instead, with scale U(partial_scale) (below 1 cuts into the body)
-    and a shift of U(-partial_shift, partial_shift) times the bbox side per axis, as when a photo cuts off
-    part of a person.
-
-    Args:
-        bbox: (B, 4) from `mask_bbox` (sets the size that partial shifts are relative to).
-    """
-    b = bbox.shape[0]
-    side = torch.maximum(bbox[:, 2] - bbox[:, 0], bbox[:, 3] - bbox[:, 1]).to(generator.device) + 1.0
-    scales = uniform((b,), scale - scale_jitter, scale + scale_jitter, generator)
-    shifts = uniform((b, 2), -centre_jitter, centre_jitter, generator)
-    partial = bernoulli((b,), partial_prob, generator)
-    partial_scales = uniform((b,), partial_scale[0], partial_scale[1], generator)
-    partial_shifts = uniform((b, 2), -partial_shift, partial_shift, generator) * side[:, None]
-    scales = torch.where(partial, partial_scales, scales)
-    shifts = torch.where(partial[:, None], partial_shifts, shifts)
-    return CropJitter(scales.to(bbox.device), shifts.to(bbox.device))
 
 
 def square_crop_boxes(
@@ -219,8 +178,8 @@ def crop_to_body(
 ) -> CropResult:
     """Crop label maps and joints around the body: bbox of the nonzero pixels, box of the mode, resample.
 
-    Training passes the scale and shift of `sample_crop_jitter`; validation and inference keep the
-    defaults (scale 1.2, no shift).
+    Training passes the scale and shift of `augmentation.crop_jitter.sample_crop_jitter`; validation and
+    inference keep the defaults (scale 1.2, no shift).
 
     Args:
         label_maps: (B, H, W) label maps or silhouettes.

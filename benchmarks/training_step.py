@@ -1,8 +1,8 @@
 """Training throughput: batch generation alone, the regressor's forward + backward alone, the full step.
 
-    python -m train.benchmark [--device cpu|cuda|auto] [--batch_sizes 8,32,140] [--iters 5] [--repeats 3]
-                              [--json PATH] [--img_wh 256] [--precisions float32,auto] [--compile]
-                              [--set key=value ...]
+    python -m benchmarks.training_step [--device cpu|cuda|auto] [--batch_sizes 8,32,140]
+        [--iters 5] [--repeats 3] [--json PATH] [--img_wh 256] [--precisions float32,auto] [--compile]
+        [--set key=value ...]
 
 Samples per second of
 - generation: poses + `SyntheticBatchGenerator.generate` (render, crop, augment, heatmaps), no network;
@@ -19,42 +19,28 @@ procedural poses, 256 px), with any config key overridable. Prints a table and w
 from __future__ import annotations
 
 import argparse
-import json
-import os
+import itertools
 import tempfile
-import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 
+from benchmarks.common import best_seconds, machine, write_report
 from configs import ExperimentConfig, load_config
 from train.poses import step_generator
 from train.trainer import Trainer
-from utils.precision import cpu_name
 
 
-def _timed(fn: Callable[[int], object], iters: int, warmup: int, repeats: int, device: torch.device) -> float:
-    """Seconds per call of fn(i): the fastest of `repeats` windows of `iters` calls after `warmup` calls, the
-    device synchronised around each window (so calls inside a window still overlap on a GPU). The fastest
-    window discounts bursts of other work on a shared machine."""
-    for i in range(warmup):
-        fn(i)
-    best, call = float("inf"), warmup
-    for _ in range(repeats):
-        _synchronise(device)
-        start = time.perf_counter()
-        for _ in range(iters):
-            fn(call)
-            call += 1
-        _synchronise(device)
-        best = min(best, (time.perf_counter() - start) / iters)
-    return best
-
-
-def _synchronise(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+def _per_call(
+    fn: Callable[[int], object], iters: int, warmup: int, repeats: int, device: torch.device
+) -> float:
+    """Seconds per call of fn(i) (i counts the calls): the fastest of `repeats` windows of `iters` calls after
+    `warmup` calls, the device synchronised around each window (calls inside one still overlap on a GPU)."""
+    calls = itertools.count()
+    for _ in range(warmup):
+        fn(next(calls))
+    window = lambda: [fn(next(calls)) for _ in range(iters)]  # noqa: E731
+    return best_seconds(window, device, repeats=repeats, warmup=0) / iters
 
 
 def benchmark_batch_size(trainer: Trainer, iters: int, warmup: int, repeats: int) -> dict[str, float]:
@@ -81,9 +67,9 @@ def benchmark_batch_size(trainer: Trainer, iters: int, warmup: int, repeats: int
 
     trainer.model.train()
     seconds = {
-        "generation": _timed(generate, iters, warmup, repeats, device),
-        "regressor": _timed(forward_backward, iters, warmup, repeats, device),
-        "full_step": _timed(trainer.train_step, iters, warmup, repeats, device),
+        "generation": _per_call(generate, iters, warmup, repeats, device),
+        "regressor": _per_call(forward_backward, iters, warmup, repeats, device),
+        "full_step": _per_call(trainer.train_step, iters, warmup, repeats, device),
     }
     result = {f"{name}_samples_per_s": batch_size / value for name, value in seconds.items()}
     result["full_step_vs_regressor"] = seconds["regressor"] / seconds["full_step"]
@@ -156,10 +142,8 @@ def main(argv: list[str] | None = None) -> dict:
                 del trainer
 
     report = {
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(),
+        "machine": machine([device]),
         "device_type": device.type,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
         "iters": args.iters,
         "repeats": args.repeats,
         "img_wh": args.img_wh,
@@ -169,9 +153,7 @@ def main(argv: list[str] | None = None) -> dict:
         "pose_source": config.data.pose_source,
         "results": rows,
     }
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-    print(f"Wrote {os.fspath(args.json)}")
+    write_report(report, args.json)
     return report
 
 

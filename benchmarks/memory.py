@@ -1,8 +1,8 @@
 """Peak memory of `run_predict.py` on a hostile folder: good pictures (copies of demo/) mixed with every bad
-kind of predict/hostile_folder.py, decompression bombs included.
+kind of benchmarks/hostile_folder.py, decompression bombs included.
 
-    python -m predict.memory_benchmark --entries 1000            # 983 pictures + the 17 bad kinds
-    python -m predict.memory_benchmark --entries 100 --json out.json
+    python -m benchmarks.memory --entries 1000            # 983 pictures + the 17 bad kinds
+    python -m benchmarks.memory --entries 100 --json out.json
 
 The run is a child process with every output on; its resident memory is sampled every 0.2 s from
 /proc (Linux) and its peak read from the kernel's accounting (getrusage of the children). Prints one JSON
@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from predict.hostile_folder import BAD_KINDS, make_bad_entries
+from benchmarks.hostile_folder import BAD_KINDS, make_bad_entries
 from utils.image_io import list_images
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

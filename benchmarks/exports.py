@@ -1,4 +1,4 @@
-"""Time the exports for the open body: `python -m predict.exports.benchmark [--frames 1 300] [--repeats 5]`.
+"""Time the exports for the open body: `python -m benchmarks.exports [--frames 1 300] [--repeats 5]`.
 
 Per clip length T: building the rig from the body model, writing the glb and writing the BVH (best and
 median of the repeats, milliseconds), and the files' sizes. Poses are seeded random, upright, in front of
@@ -10,26 +10,20 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from benchmarks.common import best_seconds
 from models.bundle import load_bundle
 from predict.exports import BodyMotion, ImageCamera, rig_from_body_model, write_bvh, write_glb
 from utils.rotations import axis_angle_to_rotmat
 
 
 def _timed(action: Callable[[], object], repeats: int) -> dict[str, float]:
-    action()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        times.append(1000.0 * (time.perf_counter() - start))
-    return {"best_ms": round(min(times), 1), "median_ms": round(float(np.median(times)), 1)}
+    return {"best_ms": round(1000.0 * best_seconds(action, repeats=repeats), 1)}
 
 
 def main(argv: list[str] | None = None) -> dict:

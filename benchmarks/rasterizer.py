@@ -1,7 +1,7 @@
 """Label-map throughput of our rasterizer beside OpenCV's per-triangle silhouette, on the CPU and on CUDA,
 and the differentiable soft silhouette's forward + backward time (full and decimated mesh).
 
-    python -m renderers.benchmark [--batch-sizes 1 4 16 64 256] [--size 256] [--soft-size 64]
+    python -m benchmarks.rasterizer [--batch-sizes 1 4 16 64 256] [--size 256] [--soft-size 64]
                                   [--soft-batch 8] [--json PATH]
 
 The mesh is the open body model (additional/open_body/OPEN_BODY_NEUTRAL.npz, 27,420 faces) when present, else
@@ -17,21 +17,17 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import math
-import os
-import platform
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from benchmarks.common import best_seconds, machine, write_report
+from benchmarks.procedural_body import LabelledMesh, place_in_camera, procedural_body
 from renderers.decimate import decimate_to_faces
 from renderers.maps import label_map
-from renderers.procedural_body import LabelledMesh, place_in_camera, procedural_body
 from renderers.soft import soft_silhouette
 
 OPEN_BODY = Path("additional/open_body/OPEN_BODY_NEUTRAL.npz")
@@ -73,19 +69,6 @@ def opencv_silhouette(vertices: np.ndarray, faces: np.ndarray, size: int) -> np.
     return image
 
 
-def best_time(run: Callable[[], object], synchronise: Callable[[], None], min_seconds: float = 1.0) -> float:
-    """Fastest of several timed runs, in seconds, after a warm-up; repeats until min_seconds have passed."""
-    run()
-    synchronise()
-    times: list[float] = []
-    while sum(times) < min_seconds or len(times) < 3:
-        start = time.perf_counter()
-        run()
-        synchronise()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def benchmark(batch_sizes: list[int], size: int, devices: list[str]) -> dict:
     mesh, mesh_name = load_mesh()
     vertices = sample_vertices(mesh, max(batch_sizes))
@@ -93,22 +76,22 @@ def benchmark(batch_sizes: list[int], size: int, devices: list[str]) -> dict:
     first = vertices[0].numpy()
     opencv_seconds, agreement = math.nan, math.nan
     if importlib.util.find_spec("cv2") is not None:
-        opencv_seconds = best_time(lambda: opencv_silhouette(first, faces_np, size), lambda: None)
+        opencv_seconds = best_seconds(lambda: opencv_silhouette(first, faces_np, size), min_seconds=1.0)
         ours = label_map(vertices[:1], mesh.faces, mesh.face_labels, FOCAL, None, (size, size))[0] > 0
         theirs = torch.from_numpy(opencv_silhouette(first, faces_np, size) > 0)
         agreement = ((ours & theirs).sum() / (ours | theirs).sum()).item()
 
     rows = []
     for device in devices:
-        synchronise = torch.cuda.synchronize if device == "cuda" else (lambda: None)
         faces, labels = mesh.faces.to(device), mesh.face_labels.to(device)
         for batch_size in batch_sizes:
             batch = vertices[:batch_size].to(device)
-            seconds = best_time(
+            seconds = best_seconds(
                 lambda batch=batch, faces=faces, labels=labels: label_map(
                     batch, faces, labels, FOCAL, None, (size, size)
                 ),
-                synchronise,
+                device,
+                min_seconds=1.0,
             )
             rows.append(
                 {
@@ -127,15 +110,7 @@ def benchmark(batch_sizes: list[int], size: int, devices: list[str]) -> dict:
         "image_size": size,
         "opencv_ms_per_image": opencv_seconds * 1e3,
         "silhouette_iou_vs_opencv": agreement,
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-            "opencv": _opencv_version(),
-            "cuda_device": torch.cuda.get_device_name() if "cuda" in devices else None,
-        },
+        "machine": {**machine(devices), "opencv": _opencv_version()},
         "results": rows,
     }
 
@@ -152,7 +127,6 @@ def soft_silhouette_rows(mesh: LabelledMesh, batch_size: int, size: int, devices
     }
     rows = []
     for device in devices:
-        synchronise = torch.cuda.synchronize if device == "cuda" else (lambda: None)
         for name, (index, faces) in meshes.items():
             points = (vertices if index is None else vertices[:, index]).to(device)
             faces = faces.to(device)
@@ -162,7 +136,7 @@ def soft_silhouette_rows(mesh: LabelledMesh, batch_size: int, size: int, devices
                 soft = soft_silhouette(points, faces, FOCAL * scale, None, (size, size), checkpointed=False)
                 soft.square().sum().backward()
 
-            seconds = best_time(run, synchronise)
+            seconds = best_seconds(run, device, min_seconds=1.0)
             rows.append(
                 {
                     "device": device,
@@ -224,9 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     mesh, _ = load_mesh()
     report["soft_silhouette"] = soft_silhouette_rows(mesh, args.soft_batch, args.soft_size, devices)
     print_table(report)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2))
-    print(f"wrote {args.json}")
+    write_report(report, args.json)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""Figures for groups, videos and retries on the rendered demo data (`data.demo_realinputs`).
+"""Figures for groups, videos and retries on the rendered demo data (`tools.demo_realinputs`).
 
-    python -m predict.realinputs_benchmark [--checkpoint PATH] [--json outputs/realinputs_benchmark.json]
+    python -m benchmarks.real_inputs [--checkpoint PATH] [--json outputs/realinputs_benchmark.json]
 
 - group: every person of `demo/multi/group_01_four_people.jpg` found? Per ground-truth person, the IoU of the
   predicted body's silhouette (rendered in the photo's camera) with the person's whole ground-truth
@@ -17,17 +17,22 @@ Prints a table and writes JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from data.demo_realinputs import (
+from benchmarks.common import best_seconds, machine, write_report
+from predict.detectors import make_detector
+from predict.detectors.retry import RETRY_THRESHOLD, RetryingDetector
+from predict.people import find_people
+from predict.predictor import DEFAULT_CHECKPOINT, Predictor
+from predict.video import FrameSource, VideoOptions, predict_video
+from renderers import silhouette
+from tools.demo_realinputs import (
     CLIP_NAME,
     GROUP,
     GROUP_NAME,
@@ -37,13 +42,7 @@ from data.demo_realinputs import (
     group_truths,
     render_people,
 )
-from data.demo_scenes import load_texture, truth_silhouette
-from predict.detectors import make_detector
-from predict.detectors.retry import RETRY_THRESHOLD, RetryingDetector
-from predict.people import find_people
-from predict.predictor import DEFAULT_CHECKPOINT, Predictor
-from predict.video import FrameSource, VideoOptions, predict_video
-from renderers import silhouette
+from tools.demo_scenes import load_texture, truth_silhouette
 from utils.metrics import silhouette_iou
 
 DEMO = Path("demo/multi")
@@ -155,23 +154,20 @@ def cost_figures(predictor: Predictor, repeats: int = 3) -> dict:
             ("nobody, 1280 x 720", nobody_wide),
             ("group", group),
         ):
-            times = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                found = find_people(detector, image)
-                times.append(1000 * (time.perf_counter() - start))
+            found = find_people(detector, image)
+            seconds = best_seconds(
+                lambda image=image: find_people(detector, image), repeats=repeats, warmup=0
+            )
             figures[f"detect ms ({name}: {len(found.people)} found, {found.detector_calls} calls)"] = round(
-                min(times), 1
+                1000 * seconds, 1
             )
         people = find_people(detector, group).people
     masks, keypoints = [p.mask for p in people], np.stack([p.keypoints for p in people])
     for count in (1, len(people)):
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            predictor.predict_proxy(masks[:count], keypoints[:count])
-            times.append(1000 * (time.perf_counter() - start))
-        figures[f"regress ms per person (batch of {count})"] = round(min(times) / count, 1)
+        seconds = best_seconds(
+            lambda count=count: predictor.predict_proxy(masks[:count], keypoints[:count]), repeats=repeats
+        )
+        figures[f"regress ms per person (batch of {count})"] = round(1000 * seconds / count, 1)
     return figures
 
 
@@ -185,8 +181,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     predictor = Predictor.from_checkpoint(args.checkpoint, device="cpu")
     report = {
-        "machine": f"CPU, {torch.get_num_threads()} torch threads",
-        "load_average": list(os.getloadavg()),
+        "machine": machine(),
     }
     if "group" in args.parts:
         group = report["group"] = group_figures(predictor)
@@ -210,9 +205,7 @@ def main(argv: list[str] | None = None) -> None:
         for name, value in report["cost"].items():
             print(f"{name}: {value}")
     report["load_average_after"] = list(os.getloadavg())
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.json}")
+    write_report(report, args.json)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Benchmark evaluation: dataset inputs -> predictions -> the paper's metrics -> a table and a JSON report.
 
-One loop serves every benchmark (data/eval_datasets.py). Per batch of samples:
+One loop serves every benchmark (evaluation/datasets.py). Per batch of samples:
 1. inputs: each sample's silhouette and 17 joints, from the dataset's own files (`DatasetInputs`, the
    default) or from a detector run on its image (`DetectorInputs`); a sample whose input cannot be had
    (missing file, nobody detected) is recorded as failed with its reason and left out of the means;
@@ -35,12 +35,13 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from augmentation.crop import crop_bilinear
-from data.eval_datasets import GENDER_NAMES, EvalDataset, ProxyInput
+from evaluation.datasets import GENDER_NAMES, EvalDataset, ProxyInput
 from models.bundle import BodyModelBundle, load_bundle
 from predict.detectors.base import DetectorBackend, ImageDetectionError
 from predict.predictor import NO_PERSON, Predictor, find_person
+from proxy.crop import crop_bilinear
 from renderers import silhouette
+from utils.errors import InputFileError
 from utils.image_io import ImageReadError, read_image_rgb
 from utils.metrics import (
     PooledIoU,
@@ -94,7 +95,7 @@ SAMPLE_ERRORS = (ImageDetectionError, ImageReadError)
 # ----------------------------------------------------------------------------------------------- inputs
 
 
-class SampleInputError(Exception):
+class SampleInputError(InputFileError):
     """No input could be made for one sample (e.g. nobody detected); the run goes on."""
 
 

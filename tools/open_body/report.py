@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from models.open_body import preview, skeleton
-from models.open_body.anny_source import ADULT_AGE_YEARS, GENDER_RANGES
-from models.open_body.parts import PART_NAMES
+from tools.open_body import preview, skeleton
+from tools.open_body.anny_source import ADULT_AGE_YEARS, GENDER_RANGES
+from tools.open_body.parts import PART_NAMES
 from utils.joint_names import COCO17_NAMES, SMPL_JOINT_NAMES
 
 TEMPLATE = Path(__file__).with_name("README.template.md")

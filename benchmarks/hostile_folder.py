@@ -1,5 +1,5 @@
 """Hostile input folders, built at run time: the bad or odd entries a real folder of pictures holds, and
-decompression bombs. Used by the reliability tests and by `python -m predict.memory_benchmark`.
+decompression bombs. Used by the reliability tests and by `python -m benchmarks.memory`.
 
 `BAD_KINDS` maps each kind to a function that creates the entry at a path (the entry's name carries an
 image extension, so that a run lists it); every one of them must cost its summary line and nothing else.

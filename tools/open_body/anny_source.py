@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from utils.errors import AssetError
 from utils.joint_names import COCO17_NAMES
 
 # (x, y, z)_smpl = (x, z, -y)_anny; det +1, so left stays at +x and faces keep their orientation.
@@ -22,7 +23,7 @@ GENDER_RANGES = {"male": (0.0, 0.5), "female": (0.5, 1.0)}
 _BATCH = 50  # bodies per Anny forward pass
 
 
-class AnnyUnavailableError(RuntimeError):
+class AnnyUnavailableError(AssetError):
     """The `anny` package (a development dependency) is not installed."""
 
 

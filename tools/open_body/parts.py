@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.open_body.mesh import connected_components, face_adjacency
-from models.open_body.skeleton import NUM_JOINTS, SMPL_JOINT_NAMES
+from tools.open_body.mesh import connected_components, face_adjacency
+from tools.open_body.skeleton import NUM_JOINTS, SMPL_JOINT_NAMES
 
 PART_NAMES = ("left arm", "right arm", "head", "left leg", "right leg", "torso")
 _PART_JOINTS = (

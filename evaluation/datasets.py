@@ -49,6 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from predict.detectors.precomputed import read_keypoints_npy, read_mask_file
+from utils.errors import AssetError
 
 # Gender codes of the label files -> body-model file genders.
 GENDER_NAMES = {"m": "male", "f": "female", "n": "neutral"}
@@ -74,7 +75,7 @@ PW3D_INPUT_LAYOUTS = {
 BODY_MODEL_KINDS = ("smpl", "open")
 
 
-class DatasetError(RuntimeError):
+class DatasetError(AssetError):
     """A benchmark's files are missing or malformed; the message says what is expected where."""
 
 

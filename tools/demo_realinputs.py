@@ -1,8 +1,8 @@
 """Demo data for groups and videos: a rendered group of people and a rendered clip of a person walking past.
 
-    python -m data.demo_realinputs --out demo/multi
+    python -m tools.demo_realinputs --out demo/multi
 
-Writes, with the renderer, clothing and backdrops of `data.demo_scenes` (textures from `demo/textures`):
+Writes, with the renderer, clothing and backdrops of `tools.demo_scenes` (textures from `demo/textures`):
 - `<out>/group_01_four_people.jpg` (640 x 480): four people standing on one floor at 5.8 to 8 m, partly
   hiding each other; ground truth `<out>/ground_truth/group_01_four_people_gt.npz`: per person (P = 4,
   nearest first) pose (P, 72), betas (P, 10), cam_t (P, 3), focal_length, principal_point (2,),
@@ -26,7 +26,10 @@ import cv2
 import numpy as np
 import torch
 
-from data.demo_scenes import (
+from data.procedural_poses import ProceduralPoseSource, euler_to_rotmat
+from models.bundle import load_bundle
+from renderers import rasterize
+from tools.demo_scenes import (
     FOCAL_PER_LONG_SIDE,
     JPEG_QUALITY,
     ROOMS,
@@ -40,9 +43,6 @@ from data.demo_scenes import (
     truth_keypoints,
     vertex_colours,
 )
-from data.procedural_poses import ProceduralPoseSource, euler_to_rotmat
-from models.bundle import load_bundle
-from renderers import rasterize
 from utils.rotations import axis_angle_to_rotmat, rotmat_to_axis_angle
 
 GROUP_NAME = "group_01_four_people"
