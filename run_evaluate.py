@@ -5,7 +5,7 @@
 
 Exit codes: 0 after a completed run (samples that could not be evaluated are listed in the report),
 2 for usage errors, 1 for missing or unusable files (dataset, checkpoint, body model, detector).
-See evaluation/evaluate.py for the metrics and evaluation/datasets.py for the dataset layouts.
+See evaluation/loop.py for the metrics and evaluation/datasets.py for the dataset layouts.
 """
 
 from __future__ import annotations
@@ -16,15 +16,14 @@ import sys
 from pathlib import Path
 
 from evaluation.datasets import read_dataset, require_precomputed_inputs
-from evaluation.evaluate import (
+from evaluation.loop import (
     DatasetInputs,
     DetectorInputs,
     GroundTruthBodies,
     PredictorSource,
     evaluate,
-    format_table,
-    write_report_json,
 )
+from evaluation.report import format_table, write_report_json
 from evaluation.synthetic import (
     DEFAULT_DIR,
     SyntheticBenchmarkConfig,
@@ -62,9 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--body_model", choices=KINDS, help="predictions' body model (default: the checkpoint's)"
     )
-    parser.add_argument(
-        "--gender", choices=GENDERS, help="predictions' model gender (default: neutral)"
-    )
+    parser.add_argument("--gender", choices=GENDERS, help="predictions' model gender (default: neutral)")
     parser.add_argument("--additional_dir", default="additional", help="body-model assets folder")
     parser.add_argument(
         "--silh_from",

@@ -29,7 +29,8 @@ from train.validation import to_report
 from utils.errors import StrapsError, exit_code
 
 # ------------------------------------------------------------------------------------------------------------
-# Options, as at the top of the original's run_train.py. Edit them here, or override them per run.
+# Options, as at the top of the original's run_train.py. Edit them here, or override them per run. As
+# shipped they equal the defaults of configs/experiment.py, the single source of truth (a test checks it).
 EXPERIMENT_NAME = "exp001"  # outputs go to runs/<EXPERIMENT_NAME>/ unless --output_dir says otherwise
 BODY_MODEL = "open"  # "open" (shipped with the repository) or "smpl" (your SMPL files in additional/)
 GENDER = "neutral"

@@ -48,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from predict.detectors.precomputed import read_keypoints_npy, read_mask_file
+from utils.annotation_io import read_keypoints_npy, read_mask_file
 from utils.errors import AssetError
 
 # Gender codes of the label files -> body-model file genders.

@@ -28,11 +28,9 @@ from smplx.vertex_joint_selector import VertexJointSelector
 from torch import nn
 
 from utils.errors import AssetError
-from utils.joint_names import SMPL_PARENTS
+from utils.joint_names import NUM_BETAS, NUM_SKELETON_JOINTS, SMPL_PARENTS
 from utils.numpy_files import NUMPY_READ_ERRORS
 
-NUM_SKELETON_JOINTS = 24
-NUM_BETAS = 10
 NUM_POSE_BASIS = 9 * (NUM_SKELETON_JOINTS - 1)  # 207 pose-corrective coefficients
 # SMPL's kinematic tree (parent of each joint; the root's is -1). Every SMPL-format model must share it,
 # because poses (axis-angle files, network predictions) are only meaningful on this tree.

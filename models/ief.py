@@ -9,10 +9,10 @@ import torch
 from torch import nn
 
 from configs.loader import ConfigError
+from utils.joint_names import NUM_BETAS, NUM_SKELETON_JOINTS
 
 NUM_CAM_PARAMS = 3
-NUM_POSE6D_PARAMS = 24 * 6
-NUM_BETAS = 10
+NUM_POSE6D_PARAMS = NUM_SKELETON_JOINTS * 6
 NUM_PARAMS = NUM_CAM_PARAMS + NUM_POSE6D_PARAMS + NUM_BETAS
 
 

@@ -3,13 +3,13 @@
 Per batch, one code path on the CPU and CUDA (spec section 9, with our crop and camera):
 1. crop box: the bounding box of the silhouette's pixels, a square of `crop_scale` (1.2) times its longer
    side around its centre, zero padding beyond the image border (`proxy.crop`, the crop the
-   regressor saw in validation);
-2. proxy representation: the silhouette resampled to 256 x 256 (nearest) and 17 Gaussian heatmaps of the
-   joints in crop pixels; joints whose detector confidence is below `joint_confidence_threshold` get an
-   empty heatmap (0 draws every joint, as the original);
+   regressor saw in training and validation);
+2. proxy representation (`proxy.representation`): the silhouette resampled to 256 x 256 (nearest) and 17
+   Gaussian heatmaps of the joints in crop pixels; joints whose detector confidence is below
+   `joint_confidence_threshold` get an empty heatmap (0 draws every joint, as the original);
 3. regressor (eval mode, no gradients); then, when refinement is on, a few gradient steps that fit its
    pose, shape and camera to the silhouette and joints (predict/refine.py); 6D -> rotation matrices, body
-   model -> posed and T-pose vertices;
+   model -> posed and T-pose vertices (`proxy.bodies`, as in training);
 4. camera: the weak-perspective crop camera becomes a perspective camera of the whole image with focal
    length f = 5000 * L / 256 (L = crop side in image pixels; 5000 / 256 is the training camera's focal
    length per pixel of its square render) and the principal point at the image centre. The crop, about as
@@ -37,7 +37,7 @@ import torch
 from torch import Tensor
 
 from configs.experiment import CameraConfig, ProxyRepConfig, RegressorConfig
-from models.bundle import BodyModelBundle, BodyOutput, load_bundle
+from models.bundle import BodyModelBundle, load_bundle
 from models.checkpoint import CheckpointError, load_regressor_weights, read_checkpoint
 from models.ief import NUM_PARAMS
 from models.regressor import SingleInputRegressor
@@ -45,14 +45,16 @@ from predict.detectors import DEFAULT_JOINT_CONFIDENCE_THRESHOLD
 from predict.detectors.base import NUM_KEYPOINTS, DetectorBackend, ImageDetectionError, PersonDetection
 from predict.people import find_people
 from predict.refine import RefineConfig, RefineInputs, Refiner, crop_pixels_in_image
+from proxy.bodies import BodyEstimate, decode_bodies
 from proxy.crop import crop_nearest, crop_points, mask_bbox, square_crop_boxes
 from proxy.heatmaps import joints_to_heatmaps
+from proxy.representation import network_input
 from renderers import silhouette
 from utils.cameras import crop_camera_to_image_camera, perspective_project
 from utils.errors import UsageError
 from utils.metrics import silhouette_iou
 from utils.precision import choose_precision
-from utils.rotations import rot6d_to_rotmat, rotmat_to_axis_angle
+from utils.rotations import rotmat_to_axis_angle
 from utils.runtime import here_or_in_repo, resolve_device, synchronise
 
 DEFAULT_CHECKPOINT = Path("checkpoints/open_body/straps_open_body.pt")
@@ -76,8 +78,8 @@ class PredictionBatch:
     pose_rotmats: Tensor  # (B, 24, 3, 3), global orientation first
     betas: Tensor  # (B, 10)
     body_vertices: Tensor  # (B, V, 3) posed, body-model frame
-    joints3d: Tensor  # (B, 17, 3) COCO-17, body-model frame
-    lsp14: Tensor  # (B, 14, 3) LSP-14, body-model frame (metrics)
+    coco17: Tensor  # (B, 17, 3) COCO-17 joints, body-model frame
+    lsp14: Tensor  # (B, 14, 3) LSP-14 joints, body-model frame (metrics)
     tpose_vertices: Tensor  # (B, V, 3) zero pose, body-model frame
     faces: Tensor  # (F, 3) int64
     bbox: Tensor  # (B, 4) crop box [x0, y0, x1, y1], image pixels
@@ -298,8 +300,7 @@ class Predictor:
             boxes, crops = self._crop(masks)  # mask pixels
             crop_joints = crop_points(keypoints[..., :2], boxes, size)
             visible = keypoints[..., 2] >= self.proxy_rep.joint_confidence_threshold
-            heatmaps = joints_to_heatmaps(crop_joints, size, self.proxy_rep.heatmap_std, visible)
-            proxy = torch.cat((crops[:, None].float(), heatmaps), dim=1)
+            proxy = network_input(crops, crop_joints, self.proxy_rep.heatmap_std, visible)
         with self._stopwatch(timings, "regressor"):
             with self.precision.autocast():
                 outputs = self.regressor(self.precision.prepare_input(proxy))
@@ -334,7 +335,7 @@ class Predictor:
             )
             regressor_estimate = RegressorEstimate(
                 cam_wp=cam_wp,
-                pose_rotmats=regressed.rotmats,
+                pose_rotmats=regressed.body.pose_rotmats,
                 betas=betas,
                 body_vertices=regressed.body.vertices,
                 lsp14=regressed.body.lsp14,
@@ -349,14 +350,14 @@ class Predictor:
             cam_wp, betas = refined.cam_wp, refined.betas
         with self._stopwatch(timings, "body_model"):
             tpose = self.bundle.tpose_vertices(betas)
-        rotmats, body, cam_t, joints2d = estimate.rotmats, estimate.body, estimate.cam_t, estimate.joints2d
+        body, cam_t, joints2d = estimate.body, estimate.cam_t, estimate.joints2d
         iou, joint_error = estimate.iou, estimate.joint_error
         return PredictionBatch(
             cam_wp=cam_wp,
-            pose_rotmats=rotmats,
+            pose_rotmats=body.pose_rotmats,
             betas=betas,
             body_vertices=body.vertices,
-            joints3d=body.coco17,
+            coco17=body.coco17,
             lsp14=body.lsp14,
             tpose_vertices=tpose,
             faces=self.bundle.faces,
@@ -393,14 +394,13 @@ class Predictor:
         detected joints (B, 17, 3) in image pixels."""
         focal_length, principal_point, boxes = camera
         with self._stopwatch(timings, "body_model"):
-            rotmats = rot6d_to_rotmat(pose6d.reshape(-1, 24, 6))
-            body = self.bundle(rotmats, betas)
+            body = decode_bodies(self.bundle, cam_wp, pose6d, betas)
             cam_t = crop_camera_to_image_camera(cam_wp, boxes, focal_length, principal_point)
             joints2d = perspective_project(body.coco17, focal_length, principal_point, cam_t)
         with self._stopwatch(timings, "fit"):
             iou = self._silhouette_iou(body.vertices + cam_t[:, None], camera, crops)
             joint_error = _mean_joint_error(joints2d, detected, visible)
-        return _PlacedBody(rotmats, body, cam_t, joints2d, iou, joint_error)
+        return _PlacedBody(body, cam_t, joints2d, iou, joint_error)
 
     def predict_images(
         self,
@@ -490,8 +490,7 @@ class Predictor:
 class _PlacedBody:
     """One set of parameters posed and placed in the image camera, with its fit scores."""
 
-    rotmats: Tensor  # (B, 24, 3, 3)
-    body: BodyOutput
+    body: BodyEstimate
     cam_t: Tensor  # (B, 3)
     joints2d: Tensor  # (B, 17, 2) image pixels
     iou: Tensor  # (B,)
@@ -509,7 +508,6 @@ def find_person(
     """
     people = find_people(detector, image_rgb, image_path).people
     return people[0] if people else None
-
 
 
 def _mean_joint_error(joints2d: Tensor, detected: Tensor, visible: Tensor) -> Tensor:

@@ -37,9 +37,10 @@ from torch import Tensor
 
 from data.procedural_poses import joint_angle_limits
 from models.bundle import BodyModelBundle
+from proxy.bodies import decode_bodies
 from renderers.decimate import decimate_to_faces
 from renderers.soft import soft_silhouette, soften_mask
-from utils.cameras import weak_perspective_project, weak_perspective_to_translation
+from utils.cameras import weak_perspective_to_translation
 from utils.rotations import rot6d_to_rotmat
 
 # Images whose silhouette covers more than this share of the crop's in-image pixels are not refined.
@@ -190,8 +191,8 @@ class Refiner:
     ) -> Tensor:
         """(B,) the weighted objective at the current parameters."""
         cfg = self.config
-        rotmats = rot6d_to_rotmat(pose6d)
-        body = self.bundle(rotmats, betas)
+        body = decode_bodies(self.bundle, cam_wp, pose6d, betas)
+        rotmats = body.pose_rotmats
 
         size = cfg.silhouette_wh
         focal = self.focal_per_pixel * size
@@ -204,8 +205,7 @@ class Refiner:
 
         crop_side = inputs.silhouettes.shape[-1]
         detected = inputs.joints / (crop_side / 2.0) - 1.0
-        projected = weak_perspective_project(body.coco17, cam_wp)
-        squared = (projected - detected).square().sum(-1)
+        squared = (body.coco17_normalised - detected).square().sum(-1)
         robust = squared / (squared + cfg.joint_scale**2)
         weights = inputs.joint_weights
         joints = (robust * weights).sum(1) / weights.sum(1).clamp_min(1e-6)

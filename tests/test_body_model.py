@@ -14,6 +14,7 @@ import pytest
 import smplx
 import torch
 
+from configs.loader import ConfigError
 from models.body_model import (
     BodyModelAssetError,
     SMPLFormatBodyModel,
@@ -371,9 +372,9 @@ def test_bad_inputs_raise_clear_errors(bundles):
         bundle(identity_pose(2), torch.zeros(3, 10))
     with pytest.raises(ValueError, match=r"\(B, 72\)"):
         bundle.forward_axis_angle(torch.zeros(2, 69), torch.zeros(2, 10))
-    with pytest.raises(ValueError, match="Unknown body model kind"):
+    with pytest.raises(ConfigError, match="Unknown body model kind"):
         load_bundle("smplx")
-    with pytest.raises(ValueError, match="Unknown gender"):
+    with pytest.raises(ConfigError, match="Unknown gender"):
         load_bundle("open", "other")
 
 

@@ -129,3 +129,18 @@ def test_generic_loader_on_other_dataclasses():
         load_config(_Outer, overrides=["inner.size=big"])
     with pytest.raises(ConfigError, match=r"'pair\.1' must be a string"):
         load_config(_Outer, overrides=["pair=[2, 3]"])
+
+
+def test_run_train_options_block_shows_the_config_defaults():
+    """The editable block at the top of run_train.py repeats defaults of configs/experiment.py for users
+    to edit; as shipped it must equal them, so a default changed in one place cannot silently differ."""
+    import json
+
+    import run_train
+    from configs import ExperimentConfig, config_to_dict
+
+    defaults = config_to_dict(ExperimentConfig())
+    for key, value in run_train.OPTIONS.items():
+        section, name = key.split(".")
+        shipped = json.loads(json.dumps(defaults[section][name]))  # tuples -> lists, as the block writes them
+        assert json.loads(json.dumps(value)) == shipped, f"run_train.py sets {key}={value!r}, default {shipped!r}"

@@ -13,7 +13,7 @@ import pytest
 
 import run_evaluate
 from evaluation.datasets import DatasetError, read_label_arrays, read_ssp3d
-from evaluation.evaluate import DatasetInputs, evaluate
+from evaluation.loop import DatasetInputs, evaluate
 from evaluation.synthetic import SyntheticBenchmarkConfig, ensure_synthetic_benchmark
 from tests import test_evaluate
 from tests.test_evaluate import GroundTruthSource

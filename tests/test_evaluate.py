@@ -20,20 +20,16 @@ import torch
 import run_evaluate
 from data.procedural_poses import ProceduralPoseSource
 from evaluation.datasets import DatasetError, ProxyInput, pw3d_keys, read_3dpw, read_ssp3d
-from evaluation.evaluate import (
-    METRIC_KEYS,
-    BodyPrediction,
+from evaluation.loop import (
     DatasetInputs,
     DetectorInputs,
     EvalBatch,
     GroundTruthBodies,
+    PlacedBodies,
     PredictorSource,
-    TargetBodies,
-    body_metrics,
     evaluate,
-    format_table,
-    write_report_json,
 )
+from evaluation.report import METRIC_KEYS, TargetBodies, body_metrics, format_table, write_report_json
 from evaluation.synthetic import (
     SyntheticBenchmarkConfig,
     ensure_synthetic_benchmark,
@@ -65,12 +61,12 @@ class GroundTruthSource:
         self.body_model = bodies.kind
         self.faces = bodies.bundle("n").faces
 
-    def predict(self, batch: EvalBatch) -> BodyPrediction:
+    def predict(self, batch: EvalBatch) -> PlacedBodies:
         target = self.bodies.posed(batch.poses, batch.betas, batch.genders)
         b = len(batch.indices)
         fixed = torch.tensor([[0.0, -0.1, 24.0]]).expand(b, 3)
         cam_t = batch.cam_trans if batch.cam_trans is not None else fixed
-        return BodyPrediction(
+        return PlacedBodies(
             vertices=target.vertices,
             lsp14=target.lsp14,
             betas=batch.betas,

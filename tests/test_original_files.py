@@ -13,7 +13,7 @@ import pytest
 import run_evaluate
 from data.pose_sources import NpzPoseSource, PoseFileError
 from evaluation.datasets import DatasetError, read_3dpw, read_ssp3d, require_precomputed_inputs
-from evaluation.evaluate import DatasetInputs, GroundTruthBodies, evaluate
+from evaluation.loop import DatasetInputs, GroundTruthBodies, evaluate
 from models.body_model import BodyModelAssetError, SMPLJointSuperset, load_regressor
 from models.bundle import load_bundle
 from tests.smpl_fixture import write_open_format_assets

@@ -176,7 +176,7 @@ def test_predictor_crop_camera_and_joints_agree(predictor: Predictor, people) ->
         crop = crop_nearest(torch.from_numpy(mask)[None], batch.bbox[row : row + 1], 256)[0]
         assert torch.equal(batch.crop_silhouettes[row], crop)
     # The perspective image camera reproduces the regressor's weak-perspective crop camera.
-    crop_pixels = normalised_to_pixels(weak_perspective_project(batch.joints3d, batch.cam_wp), 256)
+    crop_pixels = normalised_to_pixels(weak_perspective_project(batch.coco17, batch.cam_wp), 256)
     side = batch.bbox[:, 2:3, None] - batch.bbox[:, 0:1, None]
     through_crop = crop_pixels * side / 256 + batch.bbox[:, None, :2]
     assert (batch.joints2d - through_crop).abs().max() < 1.0

@@ -14,11 +14,11 @@ from configs import ExperimentConfig, config_to_dict, load_config
 from data.pose_sources import NpzPoseSource
 from data.procedural_poses import ProceduralPoseSource
 from models.bundle import load_bundle
+from proxy.bodies import BodyEstimate
 from proxy.crop import crop_points
 from tests.smpl_fixture import write_open_format_assets
 from train.losses import (
     ORIGINAL_TASKS,
-    BodyPrediction,
     HomoscedasticMultiTaskLoss,
     SilhouetteLoss,
     task_losses,
@@ -86,7 +86,7 @@ def _check_batch(batch, bundle, poses: torch.Tensor, train: bool) -> None:
     shapes = {
         "inputs": (b, 18, SIZE, SIZE),
         "target_vertices": (b, v, 3),
-        "target_joints3d": (b, 14, 3),
+        "target_lsp14": (b, 14, 3),
         "target_pose_rotmats": (b, 24, 3, 3),
         "target_betas": (b, 10),
         "target_joints2d": (b, 17, 2),
@@ -112,7 +112,7 @@ def _check_batch(batch, bundle, poses: torch.Tensor, train: bool) -> None:
     # Targets are the body model's outputs for the target pose and shape, in the body-model frame.
     body = bundle(rot, batch.target_betas)
     torch.testing.assert_close(batch.target_vertices, body.vertices)
-    torch.testing.assert_close(batch.target_joints3d, body.lsp14)
+    torch.testing.assert_close(batch.target_lsp14, body.lsp14)
     torch.testing.assert_close(batch.target_tpose_vertices, bundle.tpose_vertices(batch.target_betas))
     # Clean 2D targets = perspective projection in the render, mapped into the crop.
     projected = perspective_project(body.coco17, 1250.0, (SIZE / 2, SIZE / 2), translation=batch.cam_t)
@@ -305,7 +305,7 @@ def test_multi_task_loss_initialisation_and_formula():
         HomoscedasticMultiTaskLoss(["vertices"], weights)
 
 
-def _perfect_prediction(batch, bundle, config) -> BodyPrediction:
+def _perfect_prediction(batch, bundle, config) -> BodyEstimate:
     """The target bodies with the weak-perspective camera that matches the render and the crop."""
     focal, centre = config.camera.focal_length, SIZE / 2
     side = batch.crop_boxes[:, 2] - batch.crop_boxes[:, 0]
@@ -313,13 +313,14 @@ def _perfect_prediction(batch, bundle, config) -> BodyPrediction:
     offset = (2 * (centre - batch.crop_boxes[:, :2]) / side[:, None] - 1) / s[:, None]
     cam_wp = torch.cat((s[:, None], batch.cam_t[:, :2] + offset), dim=1)
     body = bundle(batch.target_pose_rotmats, batch.target_betas)
-    return BodyPrediction(
+    return BodyEstimate(
         cam_wp=cam_wp,
         pose_rotmats=batch.target_pose_rotmats,
         betas=batch.target_betas,
         vertices=body.vertices.clone().requires_grad_(True),
-        joints3d=body.lsp14,
-        joints2d=weak_perspective_project(body.coco17, cam_wp),
+        coco17=body.coco17,
+        lsp14=body.lsp14,
+        coco17_normalised=weak_perspective_project(body.coco17, cam_wp),
     )
 
 
@@ -344,7 +345,7 @@ def test_task_losses_vanish_for_the_targets_and_see_the_camera(assets, bundle):
     # A camera shifted by a tenth of the crop raises both camera-dependent terms.
     shifted = _perfect_prediction(batch, bundle, config)
     shifted.cam_wp = shifted.cam_wp + torch.tensor([0.0, 0.1, 0.0]) / shifted.cam_wp[:, :1]
-    shifted.joints2d = shifted.joints2d + torch.tensor([0.1, 0.0])
+    shifted.coco17_normalised = shifted.coco17_normalised + torch.tensor([0.1, 0.0])
     worse = task_losses(shifted, batch, config.loss.losses_on, SIZE, silhouette)
     assert worse["silhouette"] > 3 * losses["silhouette"] and worse["joints2D"] > 10 * losses["joints2D"]
 
@@ -359,7 +360,7 @@ def test_joints2d_loss_counts_visible_joints_only():
         joints2d[0, :3] = 0.5  # visible joints off by 0.5
         joints2d[0, 3:] = 9.0  # invisible joints far off: ignored
         joints2d[1] = 9.0
-    prediction = BodyPrediction(None, None, None, None, None, joints2d)
+    prediction = BodyEstimate(None, None, None, None, None, None, joints2d)
     loss = task_losses(prediction, batch, ["joints2D"], 64)["joints2D"]
     assert loss.item() == pytest.approx(0.25)
     batch.joints2d_visible[:] = False

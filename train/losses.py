@@ -21,54 +21,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from configs.loader import ConfigError
-from models.body_model import NUM_SKELETON_JOINTS
-from models.bundle import BodyModelBundle
+from proxy.bodies import BodyEstimate
 from renderers.soft import soft_silhouette, soften_mask
-from utils.cameras import pixels_to_normalised, weak_perspective_project, weak_perspective_to_translation
-from utils.rotations import rot6d_to_rotmat
+from utils.cameras import pixels_to_normalised, weak_perspective_to_translation
 
 ORIGINAL_TASKS = ("verts", "joints2D", "joints3D", "pose_params", "shape_params")
 TASKS = (*ORIGINAL_TASKS, "silhouette")
-
-
-@dataclass
-class BodyPrediction:
-    """The regressor's output turned into bodies (body-model frame).
-
-    cam_wp: (B, 3) [s, tx, ty]; pose_rotmats: (B, 24, 3, 3); betas: (B, 10); vertices: (B, V, 3);
-    joints3d: (B, 14, 3) LSP-14; joints2d: (B, 17, 2) COCO-17 weak-perspective projection, normalised [-1, 1].
-    """
-
-    cam_wp: torch.Tensor
-    pose_rotmats: torch.Tensor
-    betas: torch.Tensor
-    vertices: torch.Tensor
-    joints3d: torch.Tensor
-    joints2d: torch.Tensor
-
-
-def predict_bodies(
-    bundle: BodyModelBundle, cam_wp: torch.Tensor, pose6d: torch.Tensor, betas: torch.Tensor
-) -> BodyPrediction:
-    """Regressor outputs cam_wp (B, 3), pose6d (B, 144), betas (B, 10) -> posed bodies, in float32."""
-    cam_wp, pose6d, betas = cam_wp.float(), pose6d.float(), betas.float()
-    pose_rotmats = rot6d_to_rotmat(pose6d.reshape(-1, NUM_SKELETON_JOINTS, 6))
-    body = bundle(pose_rotmats, betas)
-    return BodyPrediction(
-        cam_wp=cam_wp,
-        pose_rotmats=pose_rotmats,
-        betas=betas,
-        vertices=body.vertices,
-        joints3d=body.lsp14,
-        joints2d=weak_perspective_project(body.coco17, cam_wp),
-    )
 
 
 class SilhouetteLoss:
@@ -96,7 +60,7 @@ class SilhouetteLoss:
 
 
 def task_losses(
-    prediction: BodyPrediction,
+    prediction: BodyEstimate,
     batch,
     losses_on: Sequence[str],
     img_wh: int,
@@ -105,7 +69,7 @@ def task_losses(
     """The unweighted MSE of every enabled task (module docstring).
 
     Args:
-        prediction: from `predict_bodies`.
+        prediction: the regressor's output decoded (`proxy.bodies.decode_bodies`).
         batch: a `train.synthetic_batch.SyntheticBatch` (targets).
         losses_on: enabled task names, a subset of `TASKS`.
         img_wh: side R of the network input, to normalise the 2D targets.
@@ -115,7 +79,7 @@ def task_losses(
     if "verts" in losses_on:
         losses["verts"] = F.mse_loss(prediction.vertices, batch.target_vertices)
     if "joints3D" in losses_on:
-        losses["joints3D"] = F.mse_loss(prediction.joints3d, batch.target_joints3d)
+        losses["joints3D"] = F.mse_loss(prediction.lsp14, batch.target_lsp14)
     if "pose_params" in losses_on:
         losses["pose_params"] = F.mse_loss(prediction.pose_rotmats, batch.target_pose_rotmats)
     if "shape_params" in losses_on:
@@ -123,7 +87,7 @@ def task_losses(
     if "joints2D" in losses_on:
         target = pixels_to_normalised(batch.target_joints2d, img_wh)
         visible = batch.joints2d_visible[..., None].to(target.dtype)
-        squared = (prediction.joints2d - target).square() * visible
+        squared = (prediction.coco17_normalised - target).square() * visible
         losses["joints2D"] = squared.sum() / (2.0 * visible.sum()).clamp(min=1.0)
     if "silhouette" in losses_on:
         if silhouette_loss is None or batch.target_silhouettes is None:

@@ -18,7 +18,7 @@ from configs.experiment import ExperimentConfig
 from configs.loader import ConfigError
 from data.pose_sources import NpzPoseSource
 from data.procedural_poses import ProceduralPoseSource
-from models.body_model import NUM_BETAS
+from utils.joint_names import NUM_BETAS
 
 # Purposes of the keyed seeds, so that two purposes never share a stream.
 _STEP, _EPOCH_ORDER = 0, 1

@@ -31,12 +31,12 @@ from augmentation.proxy import (
 )
 from augmentation.shape import sample_betas
 from configs.experiment import ExperimentConfig
-from models.body_model import NUM_BETAS, NUM_SKELETON_JOINTS
 from models.bundle import BodyModelBundle
 from proxy.crop import crop_nearest, crop_to_body, mask_bbox
-from proxy.heatmaps import joints_to_heatmaps
+from proxy.representation import network_input
 from renderers.maps import label_map
 from utils.cameras import perspective_project
+from utils.joint_names import NUM_BETAS, NUM_SKELETON_JOINTS
 from utils.rotations import axis_angle_to_rotmat
 
 
@@ -61,7 +61,7 @@ class SyntheticBatch:
     (camera orientation, no translation), as the original's losses and metrics use them.
 
     inputs: (B, 18, R, R) float32, channel 0 the binary silhouette, 1..17 the COCO-17 heatmaps.
-    target_vertices: (B, V, 3); target_joints3d: (B, 14, 3) LSP-14; target_pose_rotmats: (B, 24, 3, 3);
+    target_vertices: (B, V, 3); target_lsp14: (B, 14, 3) LSP-14 joints; target_pose_rotmats: (B, 24, 3, 3);
     target_betas: (B, 10); target_tpose_vertices: (B, V, 3) zero-pose vertices (PVE-T metrics).
     target_joints2d: (B, 17, 2) clean COCO-17 in crop pixels; joints2d_visible: (B, 17) bool, inside [0, R]
     on both axes (judged on the clean joints).
@@ -74,7 +74,7 @@ class SyntheticBatch:
 
     inputs: torch.Tensor
     target_vertices: torch.Tensor
-    target_joints3d: torch.Tensor
+    target_lsp14: torch.Tensor
     target_pose_rotmats: torch.Tensor
     target_betas: torch.Tensor
     target_joints2d: torch.Tensor
@@ -180,7 +180,7 @@ class SyntheticBatchGenerator:
         return SyntheticBatch(
             inputs=inputs,
             target_vertices=body.vertices,
-            target_joints3d=body.lsp14,
+            target_lsp14=body.lsp14,
             target_pose_rotmats=pose_rotmats,
             target_betas=betas,
             target_joints2d=target_joints2d,
@@ -246,6 +246,4 @@ class SyntheticBatchGenerator:
         self, silhouettes: torch.Tensor, joints2d: torch.Tensor, drawn: torch.Tensor | None
     ) -> torch.Tensor:
         """(B, R, R) bool silhouettes and (B, 17, 2) heatmap joints -> (B, 18, R, R) float32 inputs."""
-        rep = self.config.proxy_rep
-        heatmaps = joints_to_heatmaps(joints2d, rep.img_wh, rep.heatmap_std, visible=drawn)
-        return torch.cat((silhouettes[:, None].to(heatmaps.dtype), heatmaps), dim=1)
+        return network_input(silhouettes, joints2d, self.config.proxy_rep.heatmap_std, drawn)

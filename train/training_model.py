@@ -9,13 +9,8 @@ import torch
 from torch import nn
 
 from models.bundle import BodyModelBundle
-from train.losses import (
-    BodyPrediction,
-    HomoscedasticMultiTaskLoss,
-    SilhouetteLoss,
-    predict_bodies,
-    task_losses,
-)
+from proxy.bodies import BodyEstimate, decode_bodies
+from train.losses import HomoscedasticMultiTaskLoss, SilhouetteLoss, task_losses
 from train.synthetic_batch import SyntheticBatch
 from utils.precision import RegressorPrecision
 
@@ -26,7 +21,7 @@ class StepLosses:
 
     total: torch.Tensor
     weighted: dict[str, torch.Tensor]
-    prediction: BodyPrediction
+    prediction: BodyEstimate
 
 
 class TrainingModel(nn.Module):
@@ -66,7 +61,7 @@ class TrainingModel(nn.Module):
     def forward(self, batch: SyntheticBatch, bundle: BodyModelBundle) -> StepLosses:
         with self.precision.autocast():
             cam_wp, pose6d, betas = self.regressor(self.precision.prepare_input(batch.inputs))
-        prediction = predict_bodies(bundle, cam_wp, pose6d, betas)
+        prediction = decode_bodies(bundle, cam_wp, pose6d, betas)
         losses = task_losses(prediction, batch, self.losses_on, self.img_wh, self.silhouette_loss)
         total, weighted = self.criterion(losses)
         return StepLosses(total, weighted, prediction)

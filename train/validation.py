@@ -17,7 +17,7 @@ import torch
 
 from configs.loader import ConfigError
 from models.bundle import BodyModelBundle
-from train.losses import BodyPrediction
+from proxy.bodies import BodyEstimate
 from train.synthetic_batch import SyntheticBatch
 from utils.cameras import normalised_to_pixels
 from utils.metrics import mpjpe, mpjpe_pa, mpjpe_sc, pve, pve_pa, pve_sc
@@ -45,7 +45,7 @@ def check_metric_names(names: Sequence[str]) -> None:
 
 def sample_metrics(
     names: Sequence[str],
-    prediction: BodyPrediction,
+    prediction: BodyEstimate,
     batch: SyntheticBatch,
     bundle: BodyModelBundle,
     img_wh: int,
@@ -66,13 +66,13 @@ def sample_metrics(
         "pve-ts": lambda: pve(predicted_tpose(), b.target_tpose_vertices),
         "pve-ts_sc": lambda: pve_sc(predicted_tpose(), b.target_tpose_vertices),
         "pve-ts_pa": lambda: pve_pa(predicted_tpose(), b.target_tpose_vertices),
-        "mpjpes": lambda: mpjpe(p.joints3d, b.target_joints3d),
-        "mpjpes_sc": lambda: mpjpe_sc(p.joints3d, b.target_joints3d),
-        "mpjpes_pa": lambda: mpjpe_pa(p.joints3d, b.target_joints3d),
+        "mpjpes": lambda: mpjpe(p.lsp14, b.target_lsp14),
+        "mpjpes_sc": lambda: mpjpe_sc(p.lsp14, b.target_lsp14),
+        "mpjpes_pa": lambda: mpjpe_pa(p.lsp14, b.target_lsp14),
         "pose_mses": lambda: (p.pose_rotmats - b.target_pose_rotmats).square().flatten(1).mean(1),
         "shape_mses": lambda: (p.betas - b.target_betas).square().mean(1),
         "joints2D_l2es": lambda: torch.linalg.vector_norm(
-            normalised_to_pixels(p.joints2d, img_wh) - b.target_joints2d, dim=-1
+            normalised_to_pixels(p.coco17_normalised, img_wh) - b.target_joints2d, dim=-1
         ).mean(1),
     }
     return {name: table[name]() for name in names}

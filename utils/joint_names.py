@@ -1,10 +1,13 @@
-"""Joint names and the SMPL kinematic tree: the one definition every package uses.
+"""Joint names, the SMPL kinematic tree and the SMPL format's sizes: the one definition every package uses.
 
 Orders follow the spec (section 3): SMPL's 24 skeleton joints, COCO-17 keypoints (the detectors' and the
 network's 2D order) and LSP-14 (the 3D loss and metric order, as in SPIN).
 """
 
 from __future__ import annotations
+
+NUM_SKELETON_JOINTS = 24  # SMPL's skeleton joints, global orientation (pelvis) first
+NUM_BETAS = 10  # shape coefficients the regressor predicts and the SMPL files' shapedirs provide (at least)
 
 SMPL_JOINT_NAMES: tuple[str, ...] = (
     "pelvis",

@@ -21,11 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from tools.open_body import anny_source, fitting, mesh, parts, report, skeleton, tpose
-from utils.joint_names import SMPL_PARENTS
+from utils.joint_names import NUM_BETAS, SMPL_PARENTS
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "additional" / "open_body"
 GENDERS = ("neutral", "male", "female")
-NUM_BETAS = 10
 NUM_POSE_BASIS = 207  # 23 joints x 9 rotation-matrix entries: SMPL's pose correctives, zero here
 # Where SMPL's neutral template has its pelvis joint (about 0.22 m below the origin): with the same origin
 # convention, cameras placed for SMPL bodies (the original's t = (0, 0.2, 42) m) frame these bodies alike.

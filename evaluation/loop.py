@@ -22,11 +22,10 @@ One loop serves every benchmark (evaluation/datasets.py). Per batch of samples:
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,60 +35,27 @@ from torch import Tensor
 from tqdm import tqdm
 
 from evaluation.datasets import GENDER_NAMES, EvalDataset, ProxyInput
+from evaluation.report import (
+    MM_PER_M,
+    EvalReport,
+    SampleResult,
+    TargetBodies,
+    aggregate_metrics,
+    body_metrics,
+)
 from models.bundle import BodyModelBundle, load_bundle
-from predict.detectors.base import DetectorBackend, ImageDetectionError
+from predict.detectors.base import DetectorBackend
 from predict.predictor import NO_PERSON, Predictor, find_person
 from proxy.crop import crop_bilinear
 from renderers import silhouette
 from utils.errors import InputFileError
-from utils.image_io import ImageReadError, read_image_rgb
+from utils.image_io import read_image_rgb
 from utils.metrics import (
     PooledIoU,
-    lsp14_pelvis,
-    mpjpe,
-    mpjpe_pa,
-    mpjpe_sc,
-    pve,
-    pve_pa,
-    pve_sc,
-    root_align,
     silhouette_iou,
 )
 
 DETECTOR_CROP_SIZE = 512  # a labelled person's box is resampled to this size before a detector sees it
-MM_PER_M = 1000.0
-
-
-@dataclass(frozen=True)
-class MetricInfo:
-    key: str  # JSON key
-    label: str  # table name
-    unit: str  # "mm" or "" (a ratio)
-    description: str
-
-
-METRICS = (
-    MetricInfo("pve", "PVE", "mm", "posed vertices, pelvis-aligned"),
-    MetricInfo("pve_sc", "PVE-SC", "mm", "posed vertices, scale and translation corrected"),
-    MetricInfo("pve_pa", "PVE-PA", "mm", "posed vertices, Procrustes-aligned"),
-    MetricInfo(
-        "pve_t_sc", "PVE-T-SC", "mm", "T-pose vertices of the betas, GT's gendered model, scale-corrected"
-    ),
-    MetricInfo("mpjpe", "MPJPE", "mm", "LSP-14 joints, pelvis-aligned"),
-    MetricInfo("mpjpe_sc", "MPJPE-SC", "mm", "LSP-14 joints, scale and translation corrected"),
-    MetricInfo("mpjpe_pa", "PA-MPJPE", "mm", "LSP-14 joints, Procrustes-aligned"),
-    MetricInfo("miou", "mIOU", "", "silhouette IoU, mean of per-image IoUs"),
-    MetricInfo("iou_pooled", "IoU (pooled)", "", "silhouette IoU, sum TP / sum (TP+FP+FN) over the dataset"),
-)
-METRIC_KEYS = tuple(m.key for m in METRICS)
-# The metrics each benchmark is quoted with (the paper's for SSP-3D and 3DPW), marked in the table.
-HEADLINE_METRICS = {
-    "ssp3d": ("pve_t_sc", "miou"),
-    "3dpw": ("mpjpe", "mpjpe_pa", "pve", "pve_t_sc"),
-    "synthetic": ("pve_t_sc", "miou", "mpjpe_pa"),
-}
-# Errors that cost one sample, not the run.
-SAMPLE_ERRORS = (ImageDetectionError, ImageReadError)
 
 
 # ----------------------------------------------------------------------------------------------- inputs
@@ -100,7 +66,7 @@ class SampleInputError(InputFileError):
 
 
 class InputSource(Protocol):
-    """Sample index -> the person's silhouette and joints; raises one of SAMPLE_ERRORS or SampleInputError."""
+    """Sample index -> the person's silhouette and joints; raises an `InputFileError` (costs that sample)."""
 
     description: str
 
@@ -170,8 +136,8 @@ class EvalBatch:
 
 
 @dataclass
-class BodyPrediction:
-    """Predicted bodies of a batch.
+class PlacedBodies:
+    """Predicted bodies of a batch, placed in the cameras of their inputs' images.
 
     Attributes:
         vertices: (B, V, 3) posed, body-model frame.
@@ -194,8 +160,8 @@ class SourcePrediction:
     """A source's output for a batch: the final bodies and, when the source refines the regressor's
     result, the regressor's own (evaluated as a second row of the report)."""
 
-    final: BodyPrediction
-    regressor: BodyPrediction | None = None
+    final: PlacedBodies
+    regressor: PlacedBodies | None = None
 
 
 class PredictionSource(Protocol):
@@ -211,7 +177,7 @@ class PredictionSource(Protocol):
     faces: Tensor
     description: str
 
-    def predict(self, batch: EvalBatch) -> BodyPrediction | SourcePrediction: ...
+    def predict(self, batch: EvalBatch) -> PlacedBodies | SourcePrediction: ...
 
 
 class PredictorSource:
@@ -227,7 +193,7 @@ class PredictorSource:
         out = self.predictor.predict_proxy(
             [item.silhouette for item in batch.inputs], np.stack([item.keypoints for item in batch.inputs])
         )
-        final = BodyPrediction(
+        final = PlacedBodies(
             vertices=out.body_vertices,
             lsp14=out.lsp14,
             betas=out.betas,
@@ -237,7 +203,7 @@ class PredictorSource:
         )
         if out.regressor is None:
             return SourcePrediction(final)
-        regressor = BodyPrediction(
+        regressor = PlacedBodies(
             vertices=out.regressor.body_vertices,
             lsp14=out.regressor.lsp14,
             betas=out.regressor.betas,
@@ -249,16 +215,6 @@ class PredictorSource:
 
 
 # ----------------------------------------------------------------------------------------- ground truth
-
-
-@dataclass
-class TargetBodies:
-    """Ground-truth bodies of a batch, body-model frame: vertices (B, V, 3), lsp14 (B, 14, 3),
-    tpose_vertices (B, V, 3)."""
-
-    vertices: Tensor
-    lsp14: Tensor
-    tpose_vertices: Tensor
 
 
 class GroundTruthBodies:
@@ -327,43 +283,8 @@ def _posed(bundle: BodyModelBundle, poses: Tensor, betas: Tensor) -> tuple[Tenso
     return body.vertices, body.lsp14
 
 
-# -------------------------------------------------------------------------------------------- metrics
-
-
-def body_metrics(
-    pred_lsp14: Tensor,
-    target: TargetBodies,
-    pred_vertices: Tensor | None = None,
-    pred_tpose_vertices: Tensor | None = None,
-) -> dict[str, Tensor]:
-    """Per-sample 3D errors in metres.
-
-    Args:
-        pred_lsp14: (B, 14, 3) predicted LSP-14 joints.
-        target: the ground truth.
-        pred_vertices: (B, V, 3) predicted posed vertices of the target's mesh, or None (no vertex metrics).
-        pred_tpose_vertices: (B, V, 3) T-pose vertices of the predicted betas through the target's model,
-            or None (no PVE-T-SC).
-    Returns:
-        {metric key: (B,)} for the metrics that apply.
-    """
-    pred_root, target_root = lsp14_pelvis(pred_lsp14), lsp14_pelvis(target.lsp14)
-    errors = {
-        "mpjpe": mpjpe(root_align(pred_lsp14, pred_root, target_root), target.lsp14),
-        "mpjpe_sc": mpjpe_sc(pred_lsp14, target.lsp14),
-        "mpjpe_pa": mpjpe_pa(pred_lsp14, target.lsp14),
-    }
-    if pred_vertices is not None:
-        errors["pve"] = pve(root_align(pred_vertices, pred_root, target_root), target.vertices)
-        errors["pve_sc"] = pve_sc(pred_vertices, target.vertices)
-        errors["pve_pa"] = pve_pa(pred_vertices, target.vertices)
-    if pred_tpose_vertices is not None:
-        errors["pve_t_sc"] = pve_sc(pred_tpose_vertices, target.tpose_vertices)
-    return errors
-
-
 def render_prediction_silhouettes(
-    prediction: BodyPrediction, faces: Tensor, image_hw: tuple[int, int]
+    prediction: PlacedBodies, faces: Tensor, image_hw: tuple[int, int]
 ) -> Tensor:
     """(B, H, W) bool silhouettes of the predicted bodies in their images' cameras (one image size)."""
     return silhouette(
@@ -373,130 +294,6 @@ def render_prediction_silhouettes(
         prediction.principal_point,
         image_hw,
     )
-
-
-# ---------------------------------------------------------------------------------------------- report
-
-
-@dataclass
-class SampleResult:
-    """One sample: its id, "ok" with metric values (mm or IoU) or "failed" with the reason."""
-
-    sample_id: str
-    status: str
-    metrics: dict[str, float] = field(default_factory=dict)
-    reason: str | None = None
-    # The regressor's own values when the source refined its result.
-    regressor_metrics: dict[str, float] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.sample_id, "status": self.status}
-        if self.reason is not None:
-            out["reason"] = self.reason
-        if self.status == "ok":
-            out["metrics"] = self.metrics
-            if self.regressor_metrics is not None:
-                out["metrics_regressor"] = self.regressor_metrics
-        return out
-
-
-@dataclass
-class EvalReport:
-    """Aggregates (means over the evaluated samples; mm for 3D) and the per-sample values of one run."""
-
-    dataset: str
-    data_dir: str
-    samples: list[SampleResult]
-    aggregates: dict[str, float]
-    notes: list[str]
-    settings: dict[str, Any]
-    elapsed_s: float
-    # The regressor's own result when the source refined it (the paper's protocol is the regressor alone).
-    regressor_aggregates: dict[str, float] | None = None
-
-    @property
-    def num_evaluated(self) -> int:
-        return sum(s.status == "ok" for s in self.samples)
-
-    @property
-    def num_failed(self) -> int:
-        return len(self.samples) - self.num_evaluated
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON document: settings, counts, aggregates with their units, notes, per-sample values."""
-        headline = HEADLINE_METRICS.get(self.dataset, ())
-        return {
-            "dataset": self.dataset,
-            "data_dir": self.data_dir,
-            "settings": self.settings,
-            "num_samples": len(self.samples),
-            "num_evaluated": self.num_evaluated,
-            "num_failed": self.num_failed,
-            "elapsed_s": round(self.elapsed_s, 3),
-            "metrics": {
-                m.key: {
-                    "label": m.label,
-                    "value": self.aggregates[m.key],
-                    "unit": m.unit,
-                    "description": m.description,
-                    "headline": m.key in headline,
-                }
-                for m in METRICS
-                if m.key in self.aggregates
-            },
-            **(
-                {"metrics_regressor": dict(self.regressor_aggregates)}
-                if self.regressor_aggregates is not None
-                else {}
-            ),
-            "notes": self.notes,
-            "samples": [s.to_dict() for s in self.samples],
-        }
-
-
-def format_table(report: EvalReport) -> str:
-    """The metrics table: one row per metric (name, value, unit, what it is); '*' marks the paper's."""
-    headline = HEADLINE_METRICS.get(report.dataset, ())
-    regressor = report.regressor_aggregates
-    columns = f"{'regressor':>9} {'refined':>9}" if regressor is not None else f"{'value':>9}"
-    lines = [
-        f"{report.dataset}: {report.num_evaluated} samples evaluated, {report.num_failed} failed",
-        f"{'metric':<14} {columns}  {'unit':<4}  description",
-    ]
-
-    def text(value: float, unit: str) -> str:
-        return "n/a" if math.isnan(value) else (f"{value:.1f}" if unit == "mm" else f"{value:.4f}")
-
-    for metric in METRICS:
-        if metric.key not in report.aggregates:
-            continue
-        values = text(report.aggregates[metric.key], metric.unit)
-        if regressor is not None:
-            values = f"{text(regressor.get(metric.key, math.nan), metric.unit):>9} {values:>9}"
-        name = metric.label + (" *" if metric.key in headline else "")
-        lines.append(f"{name:<14} {values:>9}  {metric.unit:<4}  {metric.description}")
-    if any(key in report.aggregates for key in headline):
-        lines.append("* this benchmark's headline metrics (for SSP-3D and 3DPW, the paper's)")
-    lines.extend(f"note: {note}" for note in report.notes)
-    return "\n".join(lines)
-
-
-def write_report_json(report: EvalReport, path: str | Path) -> Path:
-    """Write `report.to_dict()` as JSON (NaN written as null) and return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_json_safe(report.to_dict()), indent=2) + "\n", encoding="utf-8")
-    return path
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 # ------------------------------------------------------------------------------------------------ loop
@@ -531,7 +328,7 @@ def evaluate(
         if batch is None:
             continue
         predicted = source.predict(batch)
-        if isinstance(predicted, BodyPrediction):
+        if isinstance(predicted, PlacedBodies):
             predicted = SourcePrediction(predicted)
         target = ground_truth.posed(batch.poses, batch.betas, batch.genders)
         values = _prediction_metrics(dataset, batch, predicted.final, target, ground_truth, source, pooled)
@@ -548,12 +345,12 @@ def evaluate(
             results[index] = result
 
     samples = [results[i] for i in range(count)]
-    aggregates = _aggregate(samples)
+    aggregates = aggregate_metrics(samples)
     if with_silhouettes and pooled.num_images:
         aggregates["iou_pooled"] = pooled.compute()
     regressor_aggregates = None
     if any(s.regressor_metrics is not None for s in samples):
-        regressor_aggregates = _aggregate(samples, regressor=True)
+        regressor_aggregates = aggregate_metrics(samples, regressor=True)
         if with_silhouettes and pooled_regressor.num_images:
             regressor_aggregates["iou_pooled"] = pooled_regressor.compute()
     return EvalReport(
@@ -571,7 +368,7 @@ def evaluate(
 def _prediction_metrics(
     dataset: EvalDataset,
     batch: EvalBatch,
-    prediction: BodyPrediction,
+    prediction: PlacedBodies,
     target: TargetBodies,
     ground_truth: GroundTruthBodies,
     source: PredictionSource,
@@ -602,7 +399,7 @@ def _load_batch(
             sample = inputs(index)
             if not np.asarray(sample.silhouette).any():  # the predictor needs a person pixel to crop around
                 raise SampleInputError(f"The silhouette of sample {dataset.sample_ids[index]} is empty.")
-        except (*SAMPLE_ERRORS, SampleInputError) as error:
+        except InputFileError as error:  # costs this sample, not the run
             results[index] = SampleResult(dataset.sample_ids[index], "failed", reason=str(error))
         else:
             loaded.append(sample)
@@ -620,7 +417,7 @@ def _load_batch(
 
 
 def _silhouette_ious(
-    dataset: EvalDataset, batch: EvalBatch, prediction: BodyPrediction, faces: Tensor, pooled: PooledIoU
+    dataset: EvalDataset, batch: EvalBatch, prediction: PlacedBodies, faces: Tensor, pooled: PooledIoU
 ) -> list[float]:
     """Per-sample IoU of the rendered prediction with the ground-truth silhouette (NaN where the
     ground-truth silhouette is unreadable or the input was measured in a frame of another size)."""
@@ -629,33 +426,19 @@ def _silhouette_ious(
     for row, index in enumerate(batch.indices):
         try:
             target = dataset.gt_silhouette(index)
-        except ImageDetectionError:
+        except InputFileError:
             continue
         if target.shape == batch.inputs[row].silhouette.shape:
             by_size.setdefault(target.shape, []).append((row, target))
     for size, items in by_size.items():
         rows = [row for row, _ in items]
-        selected = BodyPrediction(
-            *(getattr(prediction, f)[rows] for f in BodyPrediction.__dataclass_fields__)
-        )
+        selected = PlacedBodies(*(getattr(prediction, f)[rows] for f in PlacedBodies.__dataclass_fields__))
         rendered = render_prediction_silhouettes(selected, faces, size)
         targets = torch.from_numpy(np.stack([t for _, t in items])).to(rendered.device)
         pooled.update(rendered, targets)
         for row, iou in zip(rows, silhouette_iou(rendered, targets).tolist(), strict=True):
             ious[row] = iou
     return ious
-
-
-def _aggregate(samples: list[SampleResult], regressor: bool = False) -> dict[str, float]:
-    """Mean of each metric over the samples that have a finite value for it (the regressor's own values
-    when `regressor`)."""
-    tables = [s.regressor_metrics if regressor else s.metrics for s in samples]
-    aggregates = {}
-    for key in METRIC_KEYS:
-        values = [t[key] for t in tables if t is not None and key in t and math.isfinite(t[key])]
-        if values:
-            aggregates[key] = float(np.mean(values))
-    return aggregates
 
 
 def _notes(dataset: EvalDataset, source: PredictionSource, same_kind: bool) -> list[str]:
@@ -671,5 +454,5 @@ def _notes(dataset: EvalDataset, source: PredictionSource, same_kind: bool) -> l
     return notes
 
 
-def _map_prediction(prediction: BodyPrediction, function: Callable[[Tensor], Tensor]) -> BodyPrediction:
-    return BodyPrediction(**{f.name: function(getattr(prediction, f.name)) for f in fields(prediction)})
+def _map_prediction(prediction: PlacedBodies, function: Callable[[Tensor], Tensor]) -> PlacedBodies:
+    return PlacedBodies(**{f.name: function(getattr(prediction, f.name)) for f in fields(prediction)})

@@ -1,0 +1,227 @@
+"""The paper's metrics on predicted and ground-truth bodies, and the report of an evaluation run.
+
+Metric definitions (`METRICS`) name their alignment: MPJPE and PVE move the prediction's pelvis (mid-hip)
+onto the target's (the 3DPW protocol), "-SC" corrects scale and translation, "-PA" is a Procrustes
+alignment; PVE-T-SC compares T-pose vertices. The table marks each benchmark's headline metrics. The
+per-sample errors come from utils/metrics.py, which training validation shares.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import Tensor
+
+from utils.metrics import lsp14_pelvis, mpjpe, mpjpe_pa, mpjpe_sc, pve, pve_pa, pve_sc, root_align
+
+MM_PER_M = 1000.0
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    key: str  # JSON key
+    label: str  # table name
+    unit: str  # "mm" or "" (a ratio)
+    description: str
+
+
+METRICS = (
+    MetricInfo("pve", "PVE", "mm", "posed vertices, pelvis-aligned"),
+    MetricInfo("pve_sc", "PVE-SC", "mm", "posed vertices, scale and translation corrected"),
+    MetricInfo("pve_pa", "PVE-PA", "mm", "posed vertices, Procrustes-aligned"),
+    MetricInfo(
+        "pve_t_sc", "PVE-T-SC", "mm", "T-pose vertices of the betas, GT's gendered model, scale-corrected"
+    ),
+    MetricInfo("mpjpe", "MPJPE", "mm", "LSP-14 joints, pelvis-aligned"),
+    MetricInfo("mpjpe_sc", "MPJPE-SC", "mm", "LSP-14 joints, scale and translation corrected"),
+    MetricInfo("mpjpe_pa", "PA-MPJPE", "mm", "LSP-14 joints, Procrustes-aligned"),
+    MetricInfo("miou", "mIOU", "", "silhouette IoU, mean of per-image IoUs"),
+    MetricInfo("iou_pooled", "IoU (pooled)", "", "silhouette IoU, sum TP / sum (TP+FP+FN) over the dataset"),
+)
+METRIC_KEYS = tuple(m.key for m in METRICS)
+# The metrics each benchmark is quoted with (the paper's for SSP-3D and 3DPW), marked in the table.
+HEADLINE_METRICS = {
+    "ssp3d": ("pve_t_sc", "miou"),
+    "3dpw": ("mpjpe", "mpjpe_pa", "pve", "pve_t_sc"),
+    "synthetic": ("pve_t_sc", "miou", "mpjpe_pa"),
+}
+
+
+@dataclass
+class TargetBodies:
+    """Ground-truth bodies of a batch, body-model frame: vertices (B, V, 3), lsp14 (B, 14, 3),
+    tpose_vertices (B, V, 3)."""
+
+    vertices: Tensor
+    lsp14: Tensor
+    tpose_vertices: Tensor
+
+
+def body_metrics(
+    pred_lsp14: Tensor,
+    target: TargetBodies,
+    pred_vertices: Tensor | None = None,
+    pred_tpose_vertices: Tensor | None = None,
+) -> dict[str, Tensor]:
+    """Per-sample 3D errors in metres.
+
+    Args:
+        pred_lsp14: (B, 14, 3) predicted LSP-14 joints.
+        target: the ground truth.
+        pred_vertices: (B, V, 3) predicted posed vertices of the target's mesh, or None (no vertex metrics).
+        pred_tpose_vertices: (B, V, 3) T-pose vertices of the predicted betas through the target's model,
+            or None (no PVE-T-SC).
+    Returns:
+        {metric key: (B,)} for the metrics that apply.
+    """
+    pred_root, target_root = lsp14_pelvis(pred_lsp14), lsp14_pelvis(target.lsp14)
+    errors = {
+        "mpjpe": mpjpe(root_align(pred_lsp14, pred_root, target_root), target.lsp14),
+        "mpjpe_sc": mpjpe_sc(pred_lsp14, target.lsp14),
+        "mpjpe_pa": mpjpe_pa(pred_lsp14, target.lsp14),
+    }
+    if pred_vertices is not None:
+        errors["pve"] = pve(root_align(pred_vertices, pred_root, target_root), target.vertices)
+        errors["pve_sc"] = pve_sc(pred_vertices, target.vertices)
+        errors["pve_pa"] = pve_pa(pred_vertices, target.vertices)
+    if pred_tpose_vertices is not None:
+        errors["pve_t_sc"] = pve_sc(pred_tpose_vertices, target.tpose_vertices)
+    return errors
+
+
+@dataclass
+class SampleResult:
+    """One sample: its id, "ok" with metric values (mm or IoU) or "failed" with the reason."""
+
+    sample_id: str
+    status: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    reason: str | None = None
+    # The regressor's own values when the source refined its result.
+    regressor_metrics: dict[str, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.sample_id, "status": self.status}
+        if self.reason is not None:
+            out["reason"] = self.reason
+        if self.status == "ok":
+            out["metrics"] = self.metrics
+            if self.regressor_metrics is not None:
+                out["metrics_regressor"] = self.regressor_metrics
+        return out
+
+
+@dataclass
+class EvalReport:
+    """Aggregates (means over the evaluated samples; mm for 3D) and the per-sample values of one run."""
+
+    dataset: str
+    data_dir: str
+    samples: list[SampleResult]
+    aggregates: dict[str, float]
+    notes: list[str]
+    settings: dict[str, Any]
+    elapsed_s: float
+    # The regressor's own result when the source refined it (the paper's protocol is the regressor alone).
+    regressor_aggregates: dict[str, float] | None = None
+
+    @property
+    def num_evaluated(self) -> int:
+        return sum(s.status == "ok" for s in self.samples)
+
+    @property
+    def num_failed(self) -> int:
+        return len(self.samples) - self.num_evaluated
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document: settings, counts, aggregates with their units, notes, per-sample values."""
+        headline = HEADLINE_METRICS.get(self.dataset, ())
+        return {
+            "dataset": self.dataset,
+            "data_dir": self.data_dir,
+            "settings": self.settings,
+            "num_samples": len(self.samples),
+            "num_evaluated": self.num_evaluated,
+            "num_failed": self.num_failed,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "metrics": {
+                m.key: {
+                    "label": m.label,
+                    "value": self.aggregates[m.key],
+                    "unit": m.unit,
+                    "description": m.description,
+                    "headline": m.key in headline,
+                }
+                for m in METRICS
+                if m.key in self.aggregates
+            },
+            **(
+                {"metrics_regressor": dict(self.regressor_aggregates)}
+                if self.regressor_aggregates is not None
+                else {}
+            ),
+            "notes": self.notes,
+            "samples": [s.to_dict() for s in self.samples],
+        }
+
+
+def format_table(report: EvalReport) -> str:
+    """The metrics table: one row per metric (name, value, unit, what it is); '*' marks the paper's."""
+    headline = HEADLINE_METRICS.get(report.dataset, ())
+    regressor = report.regressor_aggregates
+    columns = f"{'regressor':>9} {'refined':>9}" if regressor is not None else f"{'value':>9}"
+    lines = [
+        f"{report.dataset}: {report.num_evaluated} samples evaluated, {report.num_failed} failed",
+        f"{'metric':<14} {columns}  {'unit':<4}  description",
+    ]
+
+    def text(value: float, unit: str) -> str:
+        return "n/a" if math.isnan(value) else (f"{value:.1f}" if unit == "mm" else f"{value:.4f}")
+
+    for metric in METRICS:
+        if metric.key not in report.aggregates:
+            continue
+        values = text(report.aggregates[metric.key], metric.unit)
+        if regressor is not None:
+            values = f"{text(regressor.get(metric.key, math.nan), metric.unit):>9} {values:>9}"
+        name = metric.label + (" *" if metric.key in headline else "")
+        lines.append(f"{name:<14} {values:>9}  {metric.unit:<4}  {metric.description}")
+    if any(key in report.aggregates for key in headline):
+        lines.append("* this benchmark's headline metrics (for SSP-3D and 3DPW, the paper's)")
+    lines.extend(f"note: {note}" for note in report.notes)
+    return "\n".join(lines)
+
+
+def write_report_json(report: EvalReport, path: str | Path) -> Path:
+    """Write `report.to_dict()` as JSON (NaN written as null) and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_json_safe(report.to_dict()), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def aggregate_metrics(samples: list[SampleResult], regressor: bool = False) -> dict[str, float]:
+    """Mean of each metric over the samples that have a finite value for it (the regressor's own values
+    when `regressor`)."""
+    tables = [s.regressor_metrics if regressor else s.metrics for s in samples]
+    aggregates = {}
+    for key in METRIC_KEYS:
+        values = [t[key] for t in tables if t is not None and key in t and math.isfinite(t[key])]
+        if values:
+            aggregates[key] = float(np.mean(values))
+    return aggregates
