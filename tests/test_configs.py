@@ -143,4 +143,4 @@ def test_run_train_options_block_shows_the_config_defaults():
     for key, value in run_train.OPTIONS.items():
         section, name = key.split(".")
         shipped = json.loads(json.dumps(defaults[section][name]))  # tuples -> lists, as the block writes them
-        assert json.loads(json.dumps(value)) == shipped, f"run_train.py sets {key}={value!r}, default {shipped!r}"
+        assert json.loads(json.dumps(value)) == shipped, f"run_train.py: {key}={value!r}, default {shipped!r}"

@@ -41,7 +41,8 @@ def parse_export_formats(text: str) -> tuple[str, ...]:
     unknown = sorted(names - set(EXPORT_FORMATS))
     if unknown:
         raise UsageError(
-            f"--export: Unknown export format(s) {', '.join(unknown)}; choose from {', '.join(EXPORT_FORMATS)}."
+            f"--export: Unknown export format(s) {', '.join(unknown)}; "
+            f"choose from {', '.join(EXPORT_FORMATS)}."
         )
     return tuple(name for name in EXPORT_FORMATS if name in names)
 
