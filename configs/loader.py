@@ -101,7 +101,7 @@ def _parse_override(override: str) -> dict:
 def _merge(tp: Any, base: Any, patch: Any, path: str) -> Any:
     """Apply `patch` onto the plain value `base` of annotated type `tp`, checking keys of dataclasses."""
     tp = _strip_optional(tp) if base is not None else tp
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(patch, Mapping):
             raise ConfigError(
                 f"Config section '{path.rstrip('.')}' must be given as a mapping of its fields, "
@@ -150,7 +150,7 @@ def _build(tp: Any, value: Any, path: str) -> Any:
         if any(type(value) is type(option) and value == option for option in args):
             return value
         raise fail("one of " + ", ".join(map(repr, args)))
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
         if not isinstance(value, Mapping):

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import torch
 
-from models.body_model import NUM_SKELETON_JOINTS
 from models.bundle import BodyModelBundle
 from utils.cameras import weak_perspective_project
+from utils.joint_names import NUM_SKELETON_JOINTS
 from utils.rotations import rot6d_to_rotmat
 
 

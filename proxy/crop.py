@@ -193,7 +193,7 @@ def crop_to_body(
         boxes = square_crop_boxes(bbox, scale, shift)
         maps = crop_nearest(label_maps, boxes, out_size, rule="centre")
     else:
-        boxes = original_crop_boxes(bbox, tuple(label_maps.shape[-2:]), scale, shift)
+        boxes = original_crop_boxes(bbox, (label_maps.shape[-2], label_maps.shape[-1]), scale, shift)
         maps = crop_nearest(label_maps, boxes, out_size, rule="cv2")
     return CropResult(maps, crop_points(joints2d, boxes, out_size), boxes, found)
 

@@ -38,6 +38,7 @@ from predict.exports import (
 from predict.exports.bvh import rotmats_to_euler_zyx
 from predict.exports.gltf import rotmats_to_quaternions
 from tests.smpl_fixture import write_smpl_format_assets
+from utils.errors import UsageError
 from utils.joint_names import SMPL_JOINT_NAMES
 from utils.rotations import axis_angle_to_rotmat
 
@@ -462,7 +463,7 @@ def test_bvh_replays_the_joints(tmp_path: Path, model_name: str, open_model, smp
 
 def test_export_format_lists() -> None:
     assert parse_export_formats("bvh, GLB") == ("glb", "bvh") and parse_export_formats("") == ()
-    with pytest.raises(ValueError, match="fbx.*choose from glb, bvh"):
+    with pytest.raises(UsageError, match="fbx.*choose from glb, bvh"):
         parse_export_formats("glb,fbx")
 
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from configs.experiment import DEFAULT_ARCHETYPE_WEIGHTS, ProceduralPoseConfig
+from configs.loader import ConfigError
 from data.pose_sources import NpzPoseSource, PoseFileError
 from data.procedural_poses import (
     ARCHETYPES,
@@ -200,9 +201,9 @@ def test_archetypes_look_like_their_names():
 
 
 def test_procedural_config_errors():
-    with pytest.raises(ValueError, match="Unknown pose archetypes"):
+    with pytest.raises(ConfigError, match="Unknown pose archetypes"):
         ProceduralPoseSource(ProceduralPoseConfig(archetype_weights={"moonwalk": 1.0}))
-    with pytest.raises(ValueError, match="positive sum"):
+    with pytest.raises(ConfigError, match="positive sum"):
         ProceduralPoseSource(ProceduralPoseConfig(archetype_weights={"standing": 0.0}))
 
 
@@ -291,5 +292,5 @@ def test_npz_errors_are_one_clear_sentence(tmp_path):
     _write_npz(tmp_path / "amass_only.npz", fnames=["CMU/a", "KIT/b"])
     with pytest.raises(PoseFileError, match="no rows for params_from='not_amass'"):
         NpzPoseSource(tmp_path / "amass_only.npz", params_from="not_amass")
-    with pytest.raises(ValueError, match="params_from must be one of"):
+    with pytest.raises(ConfigError, match="params_from must be one of"):
         NpzPoseSource(tmp_path / "amass_only.npz", params_from="amass")

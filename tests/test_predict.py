@@ -29,6 +29,7 @@ from predict.predictor import NO_PERSON, PredictionInputError, Predictor
 from proxy.crop import crop_nearest
 from renderers import render_overlay, silhouette
 from utils.cameras import normalised_to_pixels, perspective_project, weak_perspective_project
+from utils.errors import UsageError
 from utils.metrics import silhouette_iou
 
 DEMO = Path(__file__).resolve().parents[1] / "demo"
@@ -430,7 +431,7 @@ def test_output_folders_and_names(tmp_path: Path) -> None:
         (folder / "sub", str(folder / "*.jpg")),
         (folder, image),
     ]:
-        with pytest.raises(ValueError, match="inside the input folder"):
+        with pytest.raises(UsageError, match="inside the input folder"):
             check_output_dir(inside, source)
     paths = [folder / "a.jpg", folder / "a.png", folder / "sub" / "b.png"]
     assert output_stems(paths, folder) == ["a_jpg", "a_png", "sub/b"]

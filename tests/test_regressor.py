@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from configs import ExperimentConfig, config_to_dict
+from configs.loader import ConfigError
 from models.checkpoint import CheckpointError, load_regressor_weights, save_regressor_checkpoint
 from models.regressor import SingleInputRegressor
 from models.resnet import resnet50
@@ -125,7 +126,7 @@ def test_mean_params_buffer_moves_with_the_model(model):
     assert out[0].dtype == torch.float64
     with pytest.raises(ValueError, match="mean_params must have shape"):
         SingleInputRegressor(torch.zeros(72))
-    with pytest.raises(ValueError, match="resnet_layers"):
+    with pytest.raises(ConfigError, match="resnet_layers"):
         SingleInputRegressor(stand_in_mean_params(), resnet_layers=34)
 
 

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from configs import ExperimentConfig, config_to_dict, load_config
+from configs.loader import ConfigError
 from data.pose_sources import NpzPoseSource
 from data.procedural_poses import ProceduralPoseSource
 from models.bundle import load_bundle
@@ -299,9 +300,9 @@ def test_multi_task_loss_initialisation_and_formula():
     assert criterion.joints3D_log_var.grad is None and criterion.verts_log_var.grad is not None
     # Silhouette log-variance only when the task is on; a missing initial weight is named.
     assert "silhouette_log_var" not in dict(criterion.named_parameters())
-    with pytest.raises(ValueError, match="loss.init_loss_weights.silhouette"):
+    with pytest.raises(ConfigError, match="loss.init_loss_weights.silhouette"):
         HomoscedasticMultiTaskLoss(["verts", "silhouette"], weights)
-    with pytest.raises(ValueError, match="Unknown loss tasks"):
+    with pytest.raises(ConfigError, match="Unknown loss tasks"):
         HomoscedasticMultiTaskLoss(["vertices"], weights)
 
 

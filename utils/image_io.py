@@ -119,7 +119,9 @@ def read_image_rgb(
         raise _over_budget(path, decoded.shape[1], decoded.shape[0], max_pixels)
     rgb = _to_rgb_uint8(decoded, path)
     original_hw = (int(rgb.shape[0]), int(rgb.shape[1]))
-    if reduction > 1:  # the file's size, upright: the header's, turned if the EXIF orientation turned it
+    if (
+        reduction > 1 and declared is not None
+    ):  # the file's size, upright: the header's, turned if the EXIF orientation turned it
         width, height = declared
         turned = abs(rgb.shape[0] - height / reduction) > abs(rgb.shape[0] - width / reduction)
         original_hw = (width, height) if turned else (height, width)

@@ -48,7 +48,8 @@ class RegressorPrecision:
 
     def prepare_model(self, model: nn.Module) -> nn.Module:
         """The model in the chosen memory layout (in place, as `nn.Module.to`)."""
-        return model.to(memory_format=torch.channels_last) if self.channels_last else model
+        # torch's stubs list no overload with memory_format alone, which nn.Module.to accepts.
+        return model.to(memory_format=torch.channels_last) if self.channels_last else model  # type: ignore[call-overload]
 
     def prepare_input(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) input in the chosen memory layout."""
