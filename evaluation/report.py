@@ -1,9 +1,11 @@
 """The paper's metrics on predicted and ground-truth bodies, and the report of an evaluation run.
 
-Metric definitions (`METRICS`) name their alignment: MPJPE and PVE move the prediction's pelvis (mid-hip)
-onto the target's (the 3DPW protocol), "-SC" corrects scale and translation, "-PA" is a Procrustes
-alignment; PVE-T-SC compares T-pose vertices. The table marks each benchmark's headline metrics. The
-per-sample errors come from utils/metrics.py, which training validation shares.
+Metric keys (`METRICS`) name their alignment: "_pelvis" moves the prediction's pelvis (mid-hip) onto the
+target's (the 3DPW protocol; the table calls these MPJPE and PVE), "_sc" corrects scale and translation,
+"_pa" is a Procrustes alignment; "pve_t_sc" compares T-pose vertices after scale correction. (Training
+validation keeps the original's names, whose plain "pves" / "mpjpes" are not aligned at all.) The table
+marks each benchmark's headline metrics. The per-sample errors come from utils/metrics.py, which training
+validation shares.
 """
 
 from __future__ import annotations
@@ -31,13 +33,13 @@ class MetricInfo:
 
 
 METRICS = (
-    MetricInfo("pve", "PVE", "mm", "posed vertices, pelvis-aligned"),
+    MetricInfo("pve_pelvis", "PVE", "mm", "posed vertices, pelvis-aligned"),
     MetricInfo("pve_sc", "PVE-SC", "mm", "posed vertices, scale and translation corrected"),
     MetricInfo("pve_pa", "PVE-PA", "mm", "posed vertices, Procrustes-aligned"),
     MetricInfo(
         "pve_t_sc", "PVE-T-SC", "mm", "T-pose vertices of the betas, GT's gendered model, scale-corrected"
     ),
-    MetricInfo("mpjpe", "MPJPE", "mm", "LSP-14 joints, pelvis-aligned"),
+    MetricInfo("mpjpe_pelvis", "MPJPE", "mm", "LSP-14 joints, pelvis-aligned"),
     MetricInfo("mpjpe_sc", "MPJPE-SC", "mm", "LSP-14 joints, scale and translation corrected"),
     MetricInfo("mpjpe_pa", "PA-MPJPE", "mm", "LSP-14 joints, Procrustes-aligned"),
     MetricInfo("miou", "mIOU", "", "silhouette IoU, mean of per-image IoUs"),
@@ -47,7 +49,7 @@ METRIC_KEYS = tuple(m.key for m in METRICS)
 # The metrics each benchmark is quoted with (the paper's for SSP-3D and 3DPW), marked in the table.
 HEADLINE_METRICS = {
     "ssp3d": ("pve_t_sc", "miou"),
-    "3dpw": ("mpjpe", "mpjpe_pa", "pve", "pve_t_sc"),
+    "3dpw": ("mpjpe_pelvis", "mpjpe_pa", "pve_pelvis", "pve_t_sc"),
     "synthetic": ("pve_t_sc", "miou", "mpjpe_pa"),
 }
 
@@ -81,12 +83,12 @@ def body_metrics(
     """
     pred_root, target_root = lsp14_pelvis(pred_lsp14), lsp14_pelvis(target.lsp14)
     errors = {
-        "mpjpe": mpjpe(root_align(pred_lsp14, pred_root, target_root), target.lsp14),
+        "mpjpe_pelvis": mpjpe(root_align(pred_lsp14, pred_root, target_root), target.lsp14),
         "mpjpe_sc": mpjpe_sc(pred_lsp14, target.lsp14),
         "mpjpe_pa": mpjpe_pa(pred_lsp14, target.lsp14),
     }
     if pred_vertices is not None:
-        errors["pve"] = pve(root_align(pred_vertices, pred_root, target_root), target.vertices)
+        errors["pve_pelvis"] = pve(root_align(pred_vertices, pred_root, target_root), target.vertices)
         errors["pve_sc"] = pve_sc(pred_vertices, target.vertices)
         errors["pve_pa"] = pve_pa(pred_vertices, target.vertices)
     if pred_tpose_vertices is not None:

@@ -48,7 +48,7 @@ from utils.rotations import axis_angle_to_rotmat
 
 SIZE = 512
 FOCAL = 5000.0
-MM_METRICS = ("pve", "pve_sc", "pve_pa", "pve_t_sc", "mpjpe", "mpjpe_sc", "mpjpe_pa")
+MM_METRICS = ("pve_pelvis", "pve_sc", "pve_pa", "pve_t_sc", "mpjpe_pelvis", "mpjpe_sc", "mpjpe_pa")
 
 
 class GroundTruthSource:
@@ -108,8 +108,8 @@ def test_body_metrics_on_known_transforms():
     # scale correction and Procrustes undo it exactly.
     pelvis = lsp14_pelvis(joints)[:, None]
     errors = body_metrics(2.0 * (joints - pelvis) + pelvis, target, 2.0 * (vertices - pelvis) + pelvis)
-    assert torch.allclose(errors["mpjpe"], (joints - pelvis).norm(dim=-1).mean(-1))
-    assert torch.allclose(errors["pve"], (vertices - pelvis).norm(dim=-1).mean(-1))
+    assert torch.allclose(errors["mpjpe_pelvis"], (joints - pelvis).norm(dim=-1).mean(-1))
+    assert torch.allclose(errors["pve_pelvis"], (vertices - pelvis).norm(dim=-1).mean(-1))
     for key in ("mpjpe_sc", "mpjpe_pa", "pve_sc", "pve_pa"):
         assert errors[key].abs().max() < 1e-9, key
     assert "pve_t_sc" not in errors  # no predicted T-pose, no shape metric
@@ -117,7 +117,7 @@ def test_body_metrics_on_known_transforms():
     # A rotation about the pelvis survives scale correction but not Procrustes.
     rot = axis_angle_to_rotmat(torch.tensor([0.0, 0.5, 0.0], dtype=torch.float64))
     errors = body_metrics((joints - pelvis) @ rot.T + pelvis, target)
-    assert errors["mpjpe"].min() > 0.01 and errors["mpjpe_sc"].min() > 0.01
+    assert errors["mpjpe_pelvis"].min() > 0.01 and errors["mpjpe_sc"].min() > 0.01
     assert errors["mpjpe_pa"].max() < 1e-9
 
 
@@ -521,7 +521,7 @@ def test_other_body_model_than_the_ground_truth(ssp3d_dir, ground_truth, smpl_di
     report = evaluate(
         dataset, PredictorSource(predictor), DatasetInputs(dataset), ground_truth, progress=False
     )
-    assert set(report.aggregates) == {"mpjpe", "mpjpe_sc", "mpjpe_pa", "miou", "iou_pooled"}
+    assert set(report.aggregates) == {"mpjpe_pelvis", "mpjpe_sc", "mpjpe_pa", "miou", "iou_pooled"}
     assert any("open body model and the ground truth the smpl one" in note for note in report.notes)
 
 

@@ -1,6 +1,8 @@
 """Validation metrics of spec 8, accumulated over batches (and processes) into per-epoch means.
 
-Per-sample values (utils/metrics.py), averaged over the validation samples:
+Per-sample values (utils/metrics.py), averaged over the validation samples, under the original's names
+(which `train.save_val_metrics` and `train.metrics_to_track` use; the suffix is the alignment, none for
+the plain names, unlike evaluation's pelvis-aligned "mpjpe_pelvis" / "pve_pelvis"):
 - pves, pves_sc, pves_pa: vertex error without alignment, after scale + translation, after Procrustes;
 - pve-ts, pve-ts_sc, pve-ts_pa: the same on zero-pose ("T-pose") vertices of the predicted vs target betas;
 - mpjpes, mpjpes_sc, mpjpes_pa: on the LSP-14 joints;
