@@ -1,4 +1,4 @@
-"""Camera-translation sampling for synthetic training (spec section 5.2 step 3).
+"""Camera-translation sampling for synthetic training (ORIGINAL.md §5.2 step 3).
 
 The camera has R = I, focal length 5000 px and the principal point at the centre of the 256 x 256 render;
 only its translation varies. Around the mean [0, 0.2, 42] m a 1.7 m person projects to about 180-230 px.

@@ -1,4 +1,4 @@
-"""Random crop scales and centre shifts for training (spec 6): the body crop of proxy/crop.py, jittered."""
+"""Random crop scales and centre shifts for training (ORIGINAL.md §6): proxy/crop.py's body crop, jittered."""
 
 from __future__ import annotations
 

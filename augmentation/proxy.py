@@ -1,4 +1,4 @@
-"""Augmentations of the proxy representation (silhouette / part labels and 2D joints), spec section 6.
+"""Augmentations of the proxy representation (silhouette / part labels and 2D joints), ORIGINAL.md §6.
 
 All functions work on whole batches on any device, draw with the given generator and return new tensors
 (inputs are never modified). Label maps are (B, H, W) integer maps with 0 = background and 1..6 = body

@@ -1,4 +1,4 @@
-"""Body-shape sampling for synthetic training (spec section 5.2 step 2).
+"""Body-shape sampling for synthetic training (ORIGINAL.md §5.2 step 2).
 
 The training set's own shapes are discarded in training: every sample gets fresh betas around the mean
 shape, so the network sees far more body shapes than the pose data sets contain.

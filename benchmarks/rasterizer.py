@@ -48,7 +48,7 @@ def load_mesh(path: Path = OPEN_BODY) -> tuple[LabelledMesh, str]:
 
 
 def sample_vertices(mesh: LabelledMesh, batch_size: int, seed: int = 0) -> Tensor:
-    """(B, V, 3) camera-frame bodies with training-like translation jitter (spec 5.2: tz 42 +- 5 m)."""
+    """(B, V, 3) camera-frame bodies with training-like translation jitter (ORIGINAL.md §5.2: tz 42 +- 5)."""
     generator = torch.Generator().manual_seed(seed)
     shift = torch.randn(batch_size, 1, 3, generator=generator) * torch.tensor([0.05, 0.05, 0.0])
     shift[..., 2] = torch.rand(batch_size, 1, generator=generator) * 10 - 5

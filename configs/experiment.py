@@ -1,4 +1,4 @@
-"""Typed experiment configuration. Defaults are the original STRAPS values (spec sections 4 to 8).
+"""Typed experiment configuration. Defaults are the original STRAPS values (ORIGINAL.md §4 to 8).
 
 Every field has a default, so `ExperimentConfig()` is the original's set-up (with our open body model).
 To extend: add a field with a default to the right section; YAML files and `a.b=value` overrides pick it
@@ -22,7 +22,7 @@ class BodyModelConfig:
 
 @dataclass(frozen=True)
 class RegressorConfig:
-    """SingleInputRegressor arguments (spec 2): 1 silhouette + 17 heatmap channels, ResNet-18, 3 IEF steps."""
+    """SingleInputRegressor arguments (ORIGINAL.md §2): 18 input channels, ResNet-18, 3 IEF steps."""
 
     in_channels: int = 18
     resnet_layers: Literal[18, 50] = 18
@@ -31,8 +31,8 @@ class RegressorConfig:
 
 @dataclass(frozen=True)
 class ProxyRepConfig:
-    """Proxy representation (spec 4) and the silhouette crop used for validation and inference (spec 5.2
-    step 7, spec 9 step 6)."""
+    """Proxy representation (ORIGINAL.md §4) and the silhouette crop used for validation and inference
+    (ORIGINAL.md §5.2 step 7, §9 step 6)."""
 
     img_wh: int = 256
     heatmap_std: float = 4.0
@@ -47,7 +47,7 @@ class ProxyRepConfig:
 
 @dataclass(frozen=True)
 class CameraConfig:
-    """Perspective camera of the synthetic renders (spec 5.2 step 3); principal point at render_wh / 2."""
+    """Perspective camera of the synthetic renders (ORIGINAL.md §5.2 step 3), centred on the render."""
 
     # Side of the square synthetic render in pixels; the crop then resamples it to proxy_rep.img_wh.
     render_wh: int = 256
@@ -61,7 +61,7 @@ class CameraConfig:
 
 @dataclass(frozen=True)
 class ShapeAugmentConfig:
-    """Training shapes (spec 5.2 step 2): mean betas + noise; the data files' shapes are discarded."""
+    """Training shapes (ORIGINAL.md §5.2 step 2): mean betas + noise; the data files' shapes are discarded."""
 
     enabled: bool = True
     distribution: Literal["normal", "uniform"] = "normal"
@@ -71,8 +71,8 @@ class ShapeAugmentConfig:
 
 @dataclass(frozen=True)
 class ProxyAugmentConfig:
-    """Training-only augmentations of the synthetic proxy representation (spec 6). A zero probability or
-    range switches one off."""
+    """Training-only augmentations of the synthetic proxy representation (ORIGINAL.md §6). A zero probability
+    or range switches one off."""
 
     # U(-v, v) metres added to every vertex's x and y before rendering (silhouette edges only).
     vertex_noise: float = 0.01
@@ -104,7 +104,7 @@ class ProxyAugmentConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    """Homoscedastic-uncertainty weighted multi-task loss (spec 7), train/losses.py.
+    """Homoscedastic-uncertainty weighted multi-task loss (ORIGINAL.md §7), train/losses.py.
 
     Tasks: verts, joints3D, joints2D, pose_params, shape_params (the original's), and silhouette (ours, off by
     default: the predicted body's soft silhouette against the clean target silhouette, both at silhouette_wh
@@ -174,8 +174,8 @@ class ProceduralPoseConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Pose sources: the original's npz files with keys fnames, poses (N, 72), shapes (N, 10) (spec 5.1), or
-    the procedural sampler (data/procedural_poses.py), which needs no file."""
+    """Pose sources: the original's npz files with keys fnames, poses (N, 72), shapes (N, 10) (ORIGINAL.md
+    §5.1), or the procedural sampler (data/procedural_poses.py), which needs no file."""
 
     pose_source: Literal["procedural", "npz"] = "procedural"
     train_poses: str = "data/amass_up3d_3dpw_train.npz"
@@ -192,7 +192,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation, validation and checkpointing (spec 8), train/trainer.py."""
+    """Optimisation, validation and checkpointing (ORIGINAL.md §8), train/trainer.py."""
 
     epochs: int = 100
     # Global batch: with DDP each of the N processes generates and trains on batch_size / N samples.

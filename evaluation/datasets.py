@@ -12,7 +12,7 @@ SSP-3D (`read_ssp3d`), the folder of the SSP-3D zip:
     images/        <fname>, 512 x 512;
     silhouettes/   <fname> as PNG masks (any nonzero pixel is person).
   The body at `SMPL(pose, betas) + cam_trans` projects with f = 5000 px and the principal point at the
-  image centre (spec section 10). The ground truth uses the gendered SMPL models. Two optional keys, written
+  image centre (ORIGINAL.md §10). The ground truth uses the gendered SMPL models. Two optional keys, written
   by our synthetic benchmark, generalise this: `body_model` ("smpl" when absent, or "open") and
   `focal_length` (5000 when absent); genders may also be 'n' (the model's neutral file).
 

@@ -4,11 +4,11 @@ One file format serves every body model: the keys that `smplx.SMPL` reads (`v_te
 `posedirs`, `J_regressor`, `weights`, `kintree_table`, `f`), stored either in a chumpy-free SMPL `.pkl` or in
 an `.npz` (our open body model). The arrays are handed to `smplx.SMPL` as its `data_struct`, so smplx owns
 the buffers, and the forward pass runs smplx's skinning steps on them directly: the original subclassed
-`smplx.SMPL` with batch buffers fixed at construction (spec section 3, pitfall 14.3), while here every call
+`smplx.SMPL` with batch buffers fixed at construction (ORIGINAL.md §3, pitfall 14.3), while here every call
 passes pose and shape explicitly, so one layer serves batch 1 at inference and batch 140 in training.
 
 `SMPLJointSuperset` rebuilds the original's 90-joint superset (24 skeleton joints, smplx's 21 vertex
-joints, 9 + 19 + 17 regressed joints) with the index maps to COCO-17 and LSP-14 (spec section 3).
+joints, 9 + 19 + 17 regressed joints) with the index maps to COCO-17 and LSP-14 (ORIGINAL.md §3).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ NUM_POSE_BASIS = 9 * (NUM_SKELETON_JOINTS - 1)  # 207 pose-corrective coefficien
 # because poses (axis-angle files, network predictions) are only meaningful on this tree.
 
 SMPL_NUM_VERTICES = 6890
-# The original's 90-joint superset, concatenated in this order (spec section 3): 0-23 the skeleton joints,
+# The original's 90-joint superset, concatenated in this order (ORIGINAL.md §3): 0-23 the skeleton joints,
 # 24-44 smplx's vertex joints (nose, eyes, ears, toes, heels, fingertips: single SMPL vertices), 45-53
 # J_regressor_extra, 54-72 cocoplus, 73-89 J_regressor_h36m (the last three regress the posed vertices).
 SUPERSET_H36M = slice(73, 90)
@@ -330,7 +330,7 @@ def load_regressor(path: str | Path, num_rows: int, num_vertices: int) -> np.nda
 
 
 class SMPLJointSuperset(nn.Module):
-    """The original's 90-joint superset from SMPL vertices and skeleton joints (spec section 3).
+    """The original's 90-joint superset from SMPL vertices and skeleton joints (ORIGINAL.md §3).
 
     Order: 24 skeleton joints, smplx's 21 vertex joints (SMPL/SMPL-H vertex ids, with feet and
     fingertips), then the `J_regressor_extra` (9), `cocoplus` (19) and `J_regressor_h36m` (17) regressions

@@ -5,7 +5,7 @@ and metrics) joints, the 6-part face labels (part-removal augmentation) and the 
 kinds exist, with the same interface, so no other code asks which one it has:
 
 - `smpl`: the user's SMPL files and the original's additional files, joints exactly as the original
-  (spec section 3), so the released checkpoint behaves as it did;
+  (ORIGINAL.md §3), so the released checkpoint behaves as it did;
 - `open`: our open SMPL-format model (`additional/open_body/`), whose COCO-17 and LSP-14 joints are linear
   regressions of the posed vertices.
 
@@ -42,7 +42,8 @@ from utils.runtime import here_or_in_repo
 KINDS = ("open", "smpl")
 GENDERS = ("neutral", "male", "female")
 NUM_FACE_PARTS = 6  # 1 L arm, 2 R arm, 3 head, 4 L leg, 5 R leg, 6 torso; 0 is background in label maps
-IEF_MEAN_CAM = (0.9, 0.0, 0.0)  # the original hard-sets the initial weak-perspective camera (spec 2.2)
+# The original hard-sets the initial weak-perspective camera (ORIGINAL.md §2.2).
+IEF_MEAN_CAM = (0.9, 0.0, 0.0)
 NUM_MEAN_PARAMS = 3 + 6 * NUM_SKELETON_JOINTS + NUM_BETAS  # 157
 
 _SMPL_ADVICE = (
@@ -183,8 +184,8 @@ def _mean_params(mean_pose_6d: np.ndarray, mean_betas: np.ndarray) -> torch.Tens
 
 
 def face_parts_from_texture(vertex_texture: np.ndarray, cube_parts: np.ndarray) -> np.ndarray:
-    """The original's 6-part face labels (spec 5.2 step 6): one constant colour per face, looked up in the
-    colour cube as `cube_parts[floor(100 * colour)]`.
+    """The original's 6-part face labels (ORIGINAL.md §5.2 step 6): one constant colour per face, looked up in
+    the colour cube as `cube_parts[floor(100 * colour)]`.
 
     Args:
         vertex_texture: (1, F, 2, 2, 2, 3) float32 per-face texture (`vertex_texture.npy`).

@@ -2,7 +2,7 @@
 
 Accepted inputs (a path, or an already loaded dict):
 - the original's training checkpoint: a dict with `best_model_state_dict` (and usually
-  `model_state_dict`, `optimiser_state_dict`, ...; spec 2.5);
+  `model_state_dict`, `optimiser_state_dict`, ...; ORIGINAL.md §2.5);
 - ours (`format_version` present), written by `save_regressor_checkpoint`:
   ``{"format_version": 1, "model_state_dict": ..., "best_model_state_dict": ..., "config": dict | None,
   "body_model": dict | None, **extra}``; its weights may be stored in float16;

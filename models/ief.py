@@ -1,4 +1,4 @@
-"""Iterative error feedback (IEF) regressor head (Carreira et al. 2016; HMR), as in STRAPS (spec 2.2).
+"""Iterative error feedback (IEF) regressor head (Carreira et al. 2016; HMR), as in STRAPS (ORIGINAL.md §2.2).
 
 Parameter vector layout (157): ``[s, tx, ty | pose6d of joints 0..23 (144) | betas (10)]``.
 """

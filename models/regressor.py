@@ -9,7 +9,7 @@ from configs.loader import ConfigError
 from models.ief import IEFModule
 from models.resnet import resnet18, resnet50
 
-# Encoder builder and IEF hidden widths per supported depth (spec 2.1: 50 exists but is unused).
+# Encoder builder and IEF hidden widths per supported depth (ORIGINAL.md §2.1: 50 exists but is unused).
 _ENCODERS = {18: (resnet18, (512, 512)), 50: (resnet50, (1024, 1024))}
 
 

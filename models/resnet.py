@@ -2,7 +2,7 @@
 
 Parameter names follow torchvision (conv1, bn1, layer1.0.conv1, ..., layer2.0.downsample.0/.1) because
 the original STRAPS checkpoint stores them that way. Initialisation as torchvision's (and the original's,
-spec 2.1): Kaiming-normal (fan_out, relu) convolutions, BatchNorm weight 1 and bias 0, no zero-init of
+ORIGINAL.md §2.1): Kaiming-normal (fan_out, relu) convolutions, BatchNorm weight 1 and bias 0, no zero-init of
 the last BN of a residual branch, no pretrained weights. The output is the global-average-pooled feature.
 """
 

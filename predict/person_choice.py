@@ -1,4 +1,4 @@
-"""Which detected person to reconstruct: the largest roughly-centred one (spec section 9, step 4).
+"""Which detected person to reconstruct: the largest roughly-centred one (ORIGINAL.md §9, step 4).
 
 The original sorts the Keypoint R-CNN boxes by area, largest first, and takes the first whose centre lies
 within w/6 of the image centre horizontally and vertically, else the largest. It measures on the 512x512

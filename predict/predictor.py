@@ -1,6 +1,6 @@
 """The predictor: a person's silhouette and 2D joints per image -> an SMPL-format body in the image's camera.
 
-Per batch, one code path on the CPU and CUDA (spec section 9, with our crop and camera):
+Per batch, one code path on the CPU and CUDA (ORIGINAL.md §9, with our crop and camera):
 1. crop box: the bounding box of the silhouette's pixels, a square of `crop_scale` (1.2) times its longer
    side around its centre, zero padding beyond the image border (`proxy.crop`, the crop the
    regressor saw in training and validation);

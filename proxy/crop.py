@@ -1,6 +1,6 @@
 """The body crop: silhouette bounding box -> crop box -> resampled maps and transformed joints.
 
-One crop for training, validation, prediction and evaluation (spec section 5.2 step 7, spec 9), so that the
+One crop for training, validation, prediction and evaluation (ORIGINAL.md §5.2 step 7, §9), so that the
 regressor sees the same geometry everywhere; training jitters its scale and centre
 (augmentation/crop_jitter.py). Coordinates follow docs/ARCHITECTURE.md: x = column, y = row, pixel (i, j)
 covers [j, j + 1) x [i, i + 1). A crop box is (B, 4) [x0, y0, x1, y1] in those continuous coordinates; a
@@ -90,7 +90,7 @@ def original_crop_boxes(
     scale: float | torch.Tensor = ProxyRepConfig.crop_scale,
     shift: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """The original's training crop boxes (spec 5.2 step 7), integer-valued and inside the image.
+    """The original's training crop boxes (ORIGINAL.md §5.2 step 7), integer-valued and inside the image.
 
     centre = mean of the min and max pixel indices (+ shift), side = max(index extents) * scale; corners
     are truncated towards zero, clipped at 0 and at the image size (W, H) like a numpy slice. Boxes are at

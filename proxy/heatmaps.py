@@ -1,6 +1,6 @@
 """2D joints -> Gaussian heatmaps, the joint channels of the proxy representation.
 
-The default reproduces the original STRAPS heatmaps bit for bit (spec section 4), quirks included, since
+The default reproduces the original STRAPS heatmaps bit for bit (ORIGINAL.md §4), quirks included, since
 the released checkpoint was trained on them:
 - joint coordinates are truncated toward zero to integers (cx, cy);
 - a fixed (2h x 2h) patch, h = 2 std, is sampled at linspace(-h, h, 2h) (the samples skip 0), so the

@@ -1,4 +1,4 @@
-"""The network input: one silhouette channel and 17 COCO joint heatmaps (spec section 4)."""
+"""The network input: one silhouette channel and 17 COCO joint heatmaps (ORIGINAL.md §4)."""
 
 from __future__ import annotations
 

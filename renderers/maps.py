@@ -1,4 +1,4 @@
-"""Label maps and silhouettes: the training-time renders (spec 5.2 step 6), on the z-buffer fast path."""
+"""Label maps and silhouettes: the training renders (ORIGINAL.md §5.2 step 6), on the z-buffer fast path."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Batched triangle rasterizer in plain PyTorch, one code path for CPU and CUDA.
 
-Semantics (the original's neural_renderer settings, spec 14.4): double-sided faces, no anti-aliasing, a
-pixel is covered when its centre (j + 0.5, i + 0.5) lies inside or on the edge of a triangle,
+Semantics (the original's neural_renderer settings, ORIGINAL.md §14.4): double-sided faces, no
+anti-aliasing, a pixel is covered when its centre (j + 0.5, i + 0.5) lies inside or on the edge of a triangle,
 perspective-correct depth, near 0.1 / far 100. Faces with a corner nearer than `near` are culled whole;
 pixels whose depth is beyond `far` are dropped.
 

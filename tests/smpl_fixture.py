@@ -107,7 +107,7 @@ _COCOPLUS_VERTEX_LANDMARKS = ("nose", "leye", "reye", "lear", "rear")
 _H36M_POINTS = (0, 1, 4, 7, 2, 5, 8, 6, 12, 15, HEAD_TOP, 16, 18, 20, 17, 19, 21)
 _LSP14_POINTS = (8, 5, 2, 1, 4, 7, 21, 19, 17, 16, 18, 20, 12, HEAD_TOP)
 _COCO17_BODY_POINTS = (16, 17, 18, 19, 20, 21, 1, 2, 4, 5, 7, 8)
-# SPIN's mean shape (spec 2.3), used as the fixture's mean betas.
+# SPIN's mean shape (ORIGINAL.md §2.3), used as the fixture's mean betas.
 _MEAN_BETAS = (
     0.20561,
     0.335563,

@@ -100,7 +100,7 @@ def test_part_removal_frequencies_and_effect():
     labels = (torch.arange(16) % 7).view(1, 4, 4).expand(20000, 4, 4).clone()
     out, removed = remove_body_parts(labels, _gen(6))
     assert removed.shape == (20000, 6)
-    assert ProxyAugmentConfig.part_removal_probs == (0.1, 0.1, 0.1, 0.1, 0.05, 0.05)  # spec section 6
+    assert ProxyAugmentConfig.part_removal_probs == (0.1, 0.1, 0.1, 0.1, 0.05, 0.05)  # ORIGINAL.md §6
     for k, p in enumerate(ProxyAugmentConfig.part_removal_probs):
         _assert_frequency(removed[:, k], p)
         gone = ~(out == k + 1).flatten(1).any(dim=1)
@@ -216,7 +216,7 @@ def test_square_crop_pads_beyond_the_border():
 
 
 def _reference_original_crop(seg: np.ndarray, joints: np.ndarray, scale: float, shift_xy: np.ndarray):
-    """The original's training crop of one map, written from the spec (5.2 step 7) with numpy and cv2."""
+    """The original's training crop of one map, from docs/ORIGINAL.md §5.2 step 7, with numpy and cv2."""
     rows, cols = np.nonzero(seg)
     centre = np.array([(rows.min() + rows.max()) / 2, (cols.min() + cols.max()) / 2]) + shift_xy[::-1]
     wh = max(rows.max() - rows.min(), cols.max() - cols.min()) * scale

@@ -25,7 +25,7 @@ from models.bundle import BodyModelBundle, face_parts_from_texture, load_bundle
 from tests.smpl_fixture import fixture_face_parts, write_open_format_assets, write_smpl_format_assets
 from utils.rotations import axis_angle_to_rotmat
 
-# Spec section 3, written out here rather than imported, so the test checks the module's tables.
+# ORIGINAL.md §3, written out here rather than imported, so the test checks the module's tables.
 SMPLH_VERTEX_JOINT_IDS = [332, 6260, 2800, 4071, 583, 3216, 3226, 3387, 6617, 6624, 6787]
 SMPLH_VERTEX_JOINT_IDS += [2746, 2319, 2445, 2556, 2673, 6191, 5782, 5905, 6016, 6133]
 COCO17_FACE_VERTICES = [332, 2800, 6260, 583, 4071]  # nose, L eye, R eye, L ear, R ear

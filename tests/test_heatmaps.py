@@ -1,4 +1,4 @@
-"""Heatmaps: the original's exact drawing rules (spec section 4), checked by hand and against a loop."""
+"""Heatmaps: the original's exact drawing rules (ORIGINAL.md §4), checked by hand and against a loop."""
 
 import math
 
@@ -23,7 +23,7 @@ def draw(*joints):
 
 
 def reference_heatmaps(joints: np.ndarray, img_wh: int = W, std: float = 4.0) -> np.ndarray:
-    """Straightforward per-joint loop following the spec's words."""
+    """Straightforward per-joint loop following docs/ORIGINAL.md §4 word for word."""
     size = int(2 * std)
     grid = torch.linspace(-size, size, 2 * size)
     x, y = torch.meshgrid(grid, grid, indexing="ij")

@@ -23,7 +23,7 @@ def stand_in_mean_params() -> torch.Tensor:
 
 
 def spec_state_dict_shapes() -> dict[str, tuple[int, ...]]:
-    """The 132 keys of the original checkpoint, written out from spec section 2.5."""
+    """The 132 keys of the original checkpoint, written out from ORIGINAL.md §2.5."""
 
     def bn(prefix: str, channels: int) -> dict:
         return {f"{prefix}.{n}": (channels,) for n in ("weight", "bias", "running_mean", "running_var")} | {

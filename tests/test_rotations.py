@@ -1,4 +1,4 @@
-"""Rotation conversions: the spec's 6D layout, Rodrigues, and the inverse near 0 and pi."""
+"""Rotation conversions: the original's 6D layout (ORIGINAL.md §2.4), Rodrigues, the inverse near 0, pi."""
 
 import math
 
@@ -26,7 +26,7 @@ def assert_rotations(rotmat: torch.Tensor, atol: float = 1e-6) -> None:
 
 
 def test_mean_pose_6d_decodes_to_180_degrees_about_x():
-    # First six numbers of SPIN's mean pose (spec 2.3): [1, 0, 0, -1, 0, ~0].
+    # First six numbers of SPIN's mean pose (ORIGINAL.md §2.3): [1, 0, 0, -1, 0, ~0].
     rotmat = rot6d_to_rotmat(torch.tensor([1.0, 0.0, 0.0, -1.0, 0.0, 1e-7]))
     assert torch.allclose(rotmat, torch.diag(torch.tensor([1.0, -1.0, -1.0])), atol=1e-6)
 

@@ -26,7 +26,7 @@ def export_run(run_dir: Path, out: Path, half_precision: bool = True, epoch: int
         raise CheckpointError(f"{source} not found: pass the output folder of a run that has validated once.")
     content = read_checkpoint(source)
     config = content.get("config") or {}
-    # The `ief_layers.*` aliases repeat the fc tensors (spec 2.5); the loader restores them, so the
+    # The `ief_layers.*` aliases repeat the fc tensors (ORIGINAL.md §2.5); the loader restores them, so the
     # shipped file leaves them out and stays under 25 MB in fp16.
     weights = {k: v for k, v in content["best_model_state_dict"].items() if ".ief_layers." not in k}
     step = int(content.get("step", 0))

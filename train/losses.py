@@ -1,4 +1,4 @@
-"""Training losses (spec 7): per-task MSE terms and their homoscedastic-uncertainty weighting.
+"""Training losses (ORIGINAL.md §7): per-task MSE terms and their homoscedastic-uncertainty weighting.
 
 Tasks (the original's five, plus our optional silhouette term):
 - verts: predicted vs target vertices (B, V, 3), body-model frame, no alignment;

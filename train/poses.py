@@ -119,7 +119,7 @@ def build_validation_set(
 ) -> ValidationSet:
     """The validation set of the configured pose source.
 
-    npz: the validation file's poses and shapes, used directly (spec 5.2 "Validation differs").
+    npz: the validation file's poses and shapes, used directly (ORIGINAL.md §5.2 "Validation differs").
     procedural: data.val_samples poses drawn once on the CPU with data.val_seed (the same set on every
     device and in every run), with shapes from the training shape distribution (shape_augment; the mean shape
     when it is off) drawn with the same seed. The first train.val_batches * train.batch_size samples are kept

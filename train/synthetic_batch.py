@@ -1,4 +1,4 @@
-"""On-device synthetic training batches: poses in, proxy representations and targets out (spec 5.2).
+"""On-device synthetic training batches: poses in, proxy representations and targets out (ORIGINAL.md §5.2).
 
 One call turns a batch of axis-angle poses into network inputs and loss targets, vectorised over the batch
 and on the bundle's device (no per-sample Python, no host round trip):
@@ -221,8 +221,8 @@ class SyntheticBatchGenerator:
         return crop_nearest(labels != 0, boxes, self.config.loss.silhouette_wh, rule)
 
     def _augmented_inputs(self, maps: torch.Tensor, joints2d: torch.Tensor, generator, jitter):
-        """Training augmentations of the cropped maps and joints (spec 6, in the original's order), then the
-        proxy representation. Our extras draw nothing while off (probability 0), so the original's
+        """Training augmentations of the cropped maps and joints (ORIGINAL.md §6, the original's order),
+        then the proxy representation. Our extras draw nothing while off (probability 0), so the original's
         augmentations see the same random stream with or without them."""
         aug = self.config.proxy_augment
         maps, parts_removed = remove_body_parts(maps, generator, aug.part_removal_probs)

@@ -1,4 +1,4 @@
-"""The synthetic training loop (spec 8): generate on the device, regress, multi-task loss, Adam.
+"""The synthetic training loop (ORIGINAL.md §8): generate on the device, regress, multi-task loss, Adam.
 
     trainer = Trainer(config)          # builds everything; writes nothing yet
     summary = trainer.fit()            # epochs of steps, validation after each, checkpoints, TensorBoard
@@ -6,7 +6,7 @@
 Per step: a keyed generator (seed, rank, step) draws this process's poses and augmentations, the batch is
 generated on the device, the regressor + criterion (one module, DDP-wrapped when distributed) give the loss,
 and Adam(regressor + log-variances, lr 1e-4) steps. After every epoch: validation on the fixed set with the
-spec 8 metrics, the best-model rule (every save metric <= its best; ties count), checkpoints
+ORIGINAL.md §8 metrics, the best-model rule (every save metric <= its best; ties count), checkpoints
 (train/checkpointing.py). Losses reach the host one step late (train/monitor.py), so the GPU is never idle
 waiting for the host; a non-finite loss stops training with a message naming the step.
 

@@ -1,4 +1,4 @@
-"""Validation metrics of spec 8, accumulated over batches (and processes) into per-epoch means.
+"""Validation metrics of ORIGINAL.md §8, accumulated over batches (and processes) into per-epoch means.
 
 Per-sample values (utils/metrics.py), averaged over the validation samples, under the original's names
 (which `train.save_val_metrics` and `train.metrics_to_track` use; the suffix is the alignment, none for

@@ -1,7 +1,7 @@
 """Joint names, the SMPL kinematic tree and the SMPL format's sizes: the one definition every package uses.
 
-Orders follow the spec (section 3): SMPL's 24 skeleton joints, COCO-17 keypoints (the detectors' and the
-network's 2D order) and LSP-14 (the 3D loss and metric order, as in SPIN).
+Orders follow the original (docs/ORIGINAL.md §3): SMPL's 24 skeleton joints, COCO-17 keypoints (the
+detectors' and the network's 2D order) and LSP-14 (the 3D loss and metric order, as in SPIN).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Evaluation metrics shared by training validation and benchmark evaluation.
 
 3D errors are per sample, (B,), in the input's units (metres): the mean over points of the L2 distance,
-after one of three alignments of the prediction to the target (spec section 8):
+after one of three alignments of the prediction to the target (ORIGINAL.md §8):
 - none: PVE (vertices), MPJPE (joints);
 - scale and translation ("_sc"): centre the prediction, scale it to the target's RMS distance from its
   mean, move it to the target's mean. PVE-T-SC (SSP-3D) is `pve_sc` on zero-pose vertices;

@@ -1,4 +1,4 @@
-"""The original's detectors: Keypoint R-CNN joints + PointRend or DensePose silhouettes (spec section 9).
+"""The original's detectors: Keypoint R-CNN joints + PointRend or DensePose silhouettes (ORIGINAL.md §9).
 
 Used only when detectron2 is installed; it is imported when this backend is built, never before. This
 module is the thin part that talks to detectron2: configs come from `detectron2_configs` (values, no yaml

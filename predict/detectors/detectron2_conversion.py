@@ -1,13 +1,13 @@
 """The detectron2 path's pre- and post-processing as pure numpy functions (no detectron2 needed).
 
-- `SquarePad`: the original's detector input (spec section 9, steps 2-3): pad the photo to a square with
+- `SquarePad`: the original's detector input (ORIGINAL.md §9, steps 2-3): pad the photo to a square with
   black borders, resize it to 512x512; and the inverse maps from that square back to the photo's pixels.
 - `keypoint_rcnn_to_people`, `pointrend_masks_to_people`, `densepose_to_people`: detectron2 outputs, as
   plain arrays, to `KeypointInstances` / `MaskInstances`.
 - `clip_to_image`: boxes and keypoints clipped to the photo (the padded square reaches beyond it).
 - `pair_people`: each Keypoint R-CNN person gets the silhouette instance whose box overlaps its box most
   (greedy one-to-one by IoU), so silhouette and joints come from the same person. The original picked
-  them independently (spec 9 step 5), which could mix two people.
+  them independently (ORIGINAL.md §9 step 5), which could mix two people.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def pointrend_masks_to_people(
 def densepose_to_masks(
     boxes: np.ndarray, i_maps: Sequence[np.ndarray], image_hw: tuple[int, int]
 ) -> np.ndarray:
-    """Paste box-sized DensePose part-index (I) maps into full-image silhouettes (spec 9 step 5).
+    """Paste box-sized DensePose part-index (I) maps into full-image silhouettes (ORIGINAL.md §9 step 5).
 
     Each map goes into a zero image with its top-left at the box's int-truncated top-left corner (what is
     outside the image is cut off) and is binarised: I != 0 (any of the 24 parts) is person.

@@ -36,7 +36,7 @@ REGRESSOR_RADIUS = 0.25
 REGRESSOR_CANDIDATES = 600
 EYE_RADIUS = 0.04  # skin vertices around an eye that replace Anny's eyeball vertices in the eye keypoints
 HEAD_TOP_RADIUS = 0.01  # vertices averaged into the LSP head-top point
-# LSP-14 (spec section 3): R ankle, R knee, R hip, L hip, L knee, L ankle, R wrist, R elbow, R shoulder,
+# LSP-14 (ORIGINAL.md §3): R ankle, R knee, R hip, L hip, L knee, L ankle, R wrist, R elbow, R shoulder,
 # L shoulder, L elbow, L wrist, neck, head top. All but the head top are rows of the joint regressor.
 LSP14_FROM_SMPL = (8, 5, 2, 1, 4, 7, 21, 19, 17, 16, 18, 20, 12)
 # COCO-17 keypoints that name an SMPL joint (checked to lie close to it): COCO index -> SMPL joint index.
@@ -76,8 +76,8 @@ class OpenBodyModel:
 
 def mean_pose_6d() -> np.ndarray:
     """(144,) the IEF initial pose: global orientation 180 degrees about x, diag(1, -1, -1) (an upright body
-    in the y-down camera frame), identity body joints (the T-pose); 6D layout of spec 2.4, the first two
-    columns of each rotation read row by row."""
+    in the y-down camera frame), identity body joints (the T-pose); 6D layout of ORIGINAL.md §2.4, the first
+    two columns of each rotation read row by row."""
     rotations = np.tile(np.eye(3), (skeleton.NUM_JOINTS, 1, 1))
     rotations[0] = np.diag([1.0, -1.0, -1.0])
     return rotations[:, :, :2].reshape(-1)
