@@ -41,6 +41,7 @@ from torch import nn
 
 from configs.loader import config_to_dict
 from utils.errors import AssetError
+from utils.runtime import atomic_path
 
 FORMAT_VERSION = 1
 CHECKSUM_KEY = "tensor_sha256"
@@ -233,7 +234,7 @@ def save_regressor_checkpoint(
     half_precision: bool = False,
     extra: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write our checkpoint format atomically (temporary file in the same folder, then os.replace).
+    """Write our checkpoint format atomically (`utils.runtime.atomic_path`).
 
     Args:
         path: destination file; parent folders are created.
@@ -267,12 +268,8 @@ def save_regressor_checkpoint(
     checkpoint[CHECKSUM_KEY] = tensor_checksum(checkpoint)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         torch.save(checkpoint, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ import torch
 
 from models.checkpoint import read_checkpoint
 from utils.errors import AssetError
+from utils.runtime import atomic_path
 
 CHECKPOINT_DIR = "checkpoints"
 BEST_FILE = "best.tar"
@@ -124,7 +124,6 @@ def trim_metrics_log(path: Path, step: int) -> int:
         else:
             dropped += 1
     if dropped:
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        tmp.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            tmp.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
     return dropped

@@ -1,5 +1,5 @@
-"""Temporary files of dead processes: atomic writers (predict/outputs.py, models/checkpoint.py) write
-`.<name>.tmp<pid>` beside the target and rename it; a process killed in between leaves the temporary file.
+"""Temporary files of dead processes: atomic writers (`utils.runtime.atomic_path`) write `.<name>.tmp<pid>`
+beside the target and rename it; a process killed in between leaves the temporary file.
 Those whose pid no longer runs are removed when the next run starts."""
 
 from __future__ import annotations
