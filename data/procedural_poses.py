@@ -472,10 +472,9 @@ class _ArchetypeTables:
     @classmethod
     def build(cls, names: tuple[str, ...]) -> _ArchetypeTables:
         archetypes = [ARCHETYPES[n] for n in names]
-        limits = _side_table({k: tuple(lo for lo, _ in v) for k, v in JOINT_LIMITS.items()}, antiphase=False)
-        limits_hi = _side_table(
-            {k: tuple(hi for _, hi in v) for k, v in JOINT_LIMITS.items()}, antiphase=False
-        )
+        low_ends = {k: (x[0], y[0], z[0]) for k, (x, y, z) in JOINT_LIMITS.items()}
+        high_ends = {k: (x[1], y[1], z[1]) for k, (x, y, z) in JOINT_LIMITS.items()}
+        limits, limits_hi = _side_table(low_ends, antiphase=False), _side_table(high_ends, antiphase=False)
         # Mirroring negates b and c on the right side, which swaps which bound is the lower one.
         lower, upper = torch.minimum(limits, limits_hi), torch.maximum(limits, limits_hi)
         left_twin = torch.arange(NUM_JOINTS)

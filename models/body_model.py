@@ -18,6 +18,7 @@ import io
 import pickle
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 import smplx
@@ -94,7 +95,7 @@ class _CompressedSparseStandIn:
 
     def to_dense(self) -> np.ndarray:
         state = self.__dict__
-        shape = tuple(int(n) for n in state.get("_shape", state.get("shape")))
+        shape = tuple(int(n) for n in state.get("_shape", state.get("shape", ())))
         counts = np.diff(np.asarray(state["indptr"]))
         major = np.repeat(np.arange(len(counts)), counts)
         minor = np.asarray(state["indices"])
@@ -125,12 +126,12 @@ class _SMPLUnpickler(pickle.Unpickler):
     """Unpickler for SMPL `.pkl` files: refuses chumpy objects with advice, maps scipy sparse matrices to
     stand-ins (scipy is not a dependency)."""
 
-    def __init__(self, file, path: Path):
+    def __init__(self, file: BinaryIO, path: Path):
         # latin1: the official SMPL pickles were written by Python 2 and hold numpy arrays.
         super().__init__(file, encoding="latin1")
         self.path = path
 
-    def find_class(self, module: str, name: str):
+    def find_class(self, module: str, name: str) -> Any:
         if module.split(".")[0] == "chumpy":
             raise BodyModelAssetError(f"{self.path} holds chumpy objects: {_CHUMPY_ADVICE}.")
         if module.startswith("scipy.sparse") and name in _SPARSE_STAND_INS:
@@ -254,6 +255,11 @@ class SMPLFormatBodyModel(nn.Module):
         return self.smpl.faces_tensor
 
     @property
+    def skinning_weights(self) -> torch.Tensor:
+        """(V, 24) linear-blend-skinning weight of each skeleton joint per vertex (rows sum to 1)."""
+        return self.smpl.lbs_weights
+
+    @property
     def num_vertices(self) -> int:
         return self.smpl.v_template.shape[0]
 
@@ -336,6 +342,8 @@ class SMPLJointSuperset(nn.Module):
     fingertips), then the `J_regressor_extra` (9), `cocoplus` (19) and `J_regressor_h36m` (17) regressions
     of the posed vertices.
     """
+
+    regressors: torch.Tensor  # (45, 6890) buffer
 
     def __init__(self, extra: np.ndarray, cocoplus: np.ndarray, h36m: np.ndarray):
         super().__init__()

@@ -24,8 +24,6 @@ from torch import nn
 
 from configs.loader import ConfigError
 from models.body_model import (
-    NUM_BETAS,
-    NUM_SKELETON_JOINTS,
     SMPL_EXTRA_REGRESSORS,
     SMPL_NUM_VERTICES,
     BodyModelAssetError,
@@ -35,6 +33,7 @@ from models.body_model import (
     superset_to_coco17,
     superset_to_lsp14,
 )
+from utils.joint_names import NUM_BETAS, NUM_SKELETON_JOINTS
 from utils.numpy_files import NUMPY_READ_ERRORS
 from utils.rotations import axis_angle_to_rotmat
 from utils.runtime import here_or_in_repo
@@ -78,6 +77,9 @@ class SMPLJointHead(nn.Module):
 class RegressedJointHead(nn.Module):
     """COCO-17 and LSP-14 as linear regressions of the posed vertices (the open model)."""
 
+    coco17_regressor: torch.Tensor  # (17, V) buffer
+    lsp14_regressor: torch.Tensor  # (14, V) buffer
+
     def __init__(self, coco17_regressor: np.ndarray, lsp14_regressor: np.ndarray):
         super().__init__()
         self.register_buffer("coco17_regressor", torch.as_tensor(coco17_regressor, dtype=torch.float32))
@@ -99,6 +101,9 @@ class BodyModelBundle(nn.Module):
         face_parts: (F,) int64 buffer, part label 1..6 of each face.
         mean_params: (157,) float32 buffer, `[0.9, 0, 0 | mean pose 6D (144) | mean betas (10)]`.
     """
+
+    face_parts: torch.Tensor
+    mean_params: torch.Tensor
 
     def __init__(
         self,
@@ -135,6 +140,11 @@ class BodyModelBundle(nn.Module):
     def faces(self) -> torch.Tensor:
         """(F, 3) int64 triangle vertex indices."""
         return self.body_model.faces
+
+    @property
+    def skinning_weights(self) -> torch.Tensor:
+        """(V, 24) linear-blend-skinning weight of each skeleton joint per vertex (rows sum to 1)."""
+        return self.body_model.skinning_weights
 
     @property
     def num_vertices(self) -> int:

@@ -127,7 +127,7 @@ def tensor_checksum(content: Mapping) -> str:
     for where, tensor in _tensors(content, ()):
         flat = tensor.detach().cpu().contiguous().reshape(-1)
         digest.update(f"{where}|{flat.dtype}|{tuple(tensor.shape)}|".encode())
-        digest.update(flat.view(torch.uint8).numpy() if flat.numel() else b"")
+        digest.update(flat.view(torch.uint8).numpy().data if flat.numel() else b"")
     return digest.hexdigest()
 
 

@@ -18,10 +18,12 @@ NUM_PARAMS = NUM_CAM_PARAMS + NUM_POSE6D_PARAMS + NUM_BETAS
 
 def split_params(params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(B, 157) -> (cam_wp (B, 3), pose6d (B, 144), betas (B, 10))."""
-    return torch.split(params, (NUM_CAM_PARAMS, NUM_POSE6D_PARAMS, NUM_BETAS), dim=-1)
+    cam_wp, pose6d, betas = torch.split(params, [NUM_CAM_PARAMS, NUM_POSE6D_PARAMS, NUM_BETAS], dim=-1)
+    return cam_wp, pose6d, betas
 
 
 class IEFModule(nn.Module):
+    mean_params: torch.Tensor  # (157,) buffer
     """Refines parameters by `iterations` additive updates from an MLP fed [features, current params].
 
     fc1 (in_features + 157 -> hidden[0]) - ReLU - fc2 - ReLU - fc3 (-> 157), no dropout, zero biases,

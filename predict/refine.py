@@ -113,7 +113,7 @@ class Refiner:
         device = bundle.faces.device
         mean_betas = bundle.mean_params[-10:].detach().cpu()[None]
         rest = bundle.tpose_vertices(mean_betas.to(device))[0].detach().cpu().numpy()
-        groups = bundle.body_model.smpl.lbs_weights.argmax(dim=1).cpu().numpy()
+        groups = bundle.skinning_weights.argmax(dim=1).cpu().numpy()
         mesh = decimate_to_faces(rest, bundle.faces.cpu().numpy(), groups, self.config.target_faces)
         self.vertex_index = torch.as_tensor(mesh.vertex_index, device=device)
         self.faces = torch.as_tensor(mesh.faces, device=device)

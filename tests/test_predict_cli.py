@@ -11,7 +11,6 @@ import pytest
 import torch
 
 import run_predict
-from models.bundle import load_bundle
 from predict.outputs import OUTPUT_KINDS
 from predict.predictor import NO_PERSON
 from tests.test_image_io import jpeg_with_exif_orientation
@@ -25,16 +24,6 @@ BAD_REASONS = {
     "blank": NO_PERSON,
     "nomask": "No precomputed mask",
 }
-
-
-@pytest.fixture(scope="module")
-def bundle():
-    return load_bundle("open")
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory, bundle) -> Path:
-    return make_checkpoint(tmp_path_factory.mktemp("checkpoint") / "regressor.pt", bundle)
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str]:

@@ -22,12 +22,11 @@ import run_evaluate
 import run_predict
 import run_train
 from benchmarks.hostile_folder import BAD_KINDS, make_bad_entries
-from models.bundle import load_bundle
 from models.checkpoint import read_checkpoint
 from predict.outputs import OUTPUT_KINDS
 from predict.run_records import RECORDS_NAME
 from tests.smpl_fixture import write_open_format_assets
-from tests.test_predict import make_checkpoint, render_person, write_precomputed, write_rgb
+from tests.test_predict import render_person, write_precomputed, write_rgb
 from tests.test_train_batch import TINY
 from tests.test_train_loop import _weights
 from train.checkpointing import CHECKPOINT_DIR, METRICS_LOG, STATE_FILE
@@ -37,16 +36,6 @@ pytestmark = pytest.mark.reliability
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL_OUTPUTS = ["--overlay_max_side", "200", "--view_size", "64", "--quiet"]
-
-
-@pytest.fixture(scope="module")
-def bundle():
-    return load_bundle("open")
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory, bundle) -> Path:
-    return make_checkpoint(tmp_path_factory.mktemp("checkpoint") / "regressor.pt", bundle)
 
 
 def people_folder(root: Path, bundle, count: int) -> tuple[Path, Path]:

@@ -14,26 +14,15 @@ import pytest
 import torch
 
 import run_predict
-from models.bundle import load_bundle
 from predict.detectors import make_detector
 from predict.outputs import write_npz
 from predict.pipeline import RunOptions, predict_files
 from predict.predictor import Predictor
 from predict.run_records import LOCK_NAME, RECORDS_NAME, OutputFolder
-from tests.test_predict import make_checkpoint, render_person, write_precomputed, write_rgb
+from tests.test_predict import render_person, write_precomputed, write_rgb
 from utils.stale_files import remove_stale_temp_files
 
 FEW_OUTPUTS = ["--no-overlay", "--no-side", "--no-tpose", "--no-proxy", "--quiet", "--batch_size", "2"]
-
-
-@pytest.fixture(scope="module")
-def bundle():
-    return load_bundle("open")
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory, bundle) -> Path:
-    return make_checkpoint(tmp_path_factory.mktemp("checkpoint") / "regressor.pt", bundle)
 
 
 @pytest.fixture(scope="module")

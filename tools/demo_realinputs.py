@@ -255,7 +255,7 @@ def generate(out: Path, textures_dir: Path = TEXTURES_DIR, progress: bool = True
     torch.set_num_threads(1)  # one summation order: the same bytes on every run
     try:
         bundle = load_bundle("open", "neutral")
-        weights = bundle.body_model.smpl.lbs_weights.numpy()
+        weights = bundle.skinning_weights.numpy()
         textures = {name: load_texture(textures_dir, name) for name in TEXTURE_NAMES}
         (out / "ground_truth").mkdir(parents=True, exist_ok=True)
         with torch.no_grad():

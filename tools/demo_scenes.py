@@ -540,7 +540,7 @@ def generate(out: Path, scenes: tuple[Scene, ...] = SCENES) -> list[Path]:
     torch.set_num_threads(1)  # one summation order: the same bytes on every run
     try:
         bundle = load_bundle("open", "neutral")
-        weights = bundle.body_model.smpl.lbs_weights.numpy()
+        weights = bundle.skinning_weights.numpy()
         textures = {name: load_texture(out / "textures", name) for name in TEXTURE_NAMES}
         paths = []
         with torch.no_grad():

@@ -103,7 +103,7 @@ def rig_from_body_model(body_model: SMPLFormatBodyModel, betas: np.ndarray | tor
         rest_vertices=rest_vertices,
         faces=body_model.faces.cpu().numpy(),
         rest_joints=smpl.J_regressor.cpu().numpy().astype(np.float64) @ rest_vertices,
-        skin_weights=smpl.lbs_weights.cpu().numpy().astype(np.float64),
+        skin_weights=body_model.skinning_weights.cpu().numpy().astype(np.float64),
         parents=tuple(int(p) for p in smpl.parents.tolist()),
         joint_names=SMPL_JOINT_NAMES,
     )
