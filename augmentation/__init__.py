@@ -1,0 +1,1 @@
+"""Training-only random changes of shapes, cameras, crops and proxy representations, batch-vectorised."""

@@ -24,8 +24,7 @@ from pathlib import Path
 
 from benchmarks.hostile_folder import BAD_KINDS, make_bad_entries
 from utils.image_io import list_images
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from utils.runtime import REPO_ROOT
 
 
 def build_folder(folder: Path, entries: int, pictures: Path = REPO_ROOT / "demo") -> int:

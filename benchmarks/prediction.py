@@ -40,7 +40,7 @@ from predict.pipeline import RunOptions, predict_files
 from predict.predictor import DEFAULT_CHECKPOINT, Predictor
 from predict.refine import RefineConfig
 from utils.image_io import list_images
-from utils.runtime import resolve_device
+from utils.runtime import here_or_in_repo, resolve_device
 
 IMAGE_HW = (480, 640)
 STAGES = ("read", "detect", "crop_proxy", "regressor", "refine", "body_model", "fit", "render", "write")
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
         paths = list_images(args.images) if args.images is not None else make_images(scratch, args.num_images)
         checkpoint = args.checkpoint
         if checkpoint is None:
-            shipped = Path(__file__).resolve().parents[1] / DEFAULT_CHECKPOINT
+            shipped = here_or_in_repo(DEFAULT_CHECKPOINT)
             checkpoint = shipped if shipped.is_file() else random_checkpoint(scratch / "random_weights.pt")
         report = benchmark(paths, checkpoint, devices, args.batch_sizes, args.repeats, args.refine_steps)
         report["checkpoint"] = str(checkpoint) if checkpoint.parent != scratch else "random weights"

@@ -1,0 +1,1 @@
+"""Pose sources for training and validation: the original's npz files and a procedural sampler."""

@@ -1,0 +1,1 @@
+"""The paper's metrics on benchmarks: dataset readers, the synthetic benchmark, the report, the loop."""

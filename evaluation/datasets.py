@@ -45,6 +45,7 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -194,10 +195,10 @@ def read_ssp3d(root: str | Path, name: str = "ssp3d") -> EvalDataset:
     joints2d = _float_array(labels["joints2D"], (n, 17, 3), "joints2D", labels_path)
     cam_trans = _float_array(labels["cam_trans"], (n, 3), "cam_trans", labels_path)
     genders = _gender_codes(labels["genders"], n, labels_path)
-    body_model = _strings(labels["body_model"]) if "body_model" in labels else ("smpl",)
-    if body_model not in [(kind,) for kind in BODY_MODEL_KINDS]:
-        raise DatasetError(f"{labels_path}: body_model is {body_model}; expected one of smpl or open.")
-    body_model = body_model[0]
+    body_models = _strings(labels["body_model"]) if "body_model" in labels else ("smpl",)
+    if body_models not in [(kind,) for kind in BODY_MODEL_KINDS]:
+        raise DatasetError(f"{labels_path}: body_model is {body_models}; expected one of smpl or open.")
+    body_model = body_models[0]
     focal_length = SSP3D_FOCAL_LENGTH
     if "focal_length" in labels:
         focal_length = float(_float_array(labels["focal_length"], (), "focal_length", labels_path))
@@ -336,11 +337,13 @@ def read_label_arrays(path: Path, expected: str) -> dict[str, np.ndarray]:
 def _read_npy(data: bytes, path: Path, member: str) -> np.ndarray:
     """One .npy member: plain dtypes by numpy without pickle, object arrays by `_ArrayUnpickler`."""
     stream = io.BytesIO(data)
-    version = np.lib.format.read_magic(stream)
+    version = np.lib.format.read_magic(stream)  # type: ignore[no-untyped-call]  # numpy stub is untyped
     header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    _, _, dtype = header(stream)
+    _, _, dtype = header(stream)  # type: ignore[no-untyped-call]  # numpy stub is untyped
     if not dtype.hasobject:
-        return np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+        return np.lib.format.read_array(  # type: ignore[no-untyped-call]  # numpy stub is untyped
+            io.BytesIO(data), allow_pickle=False
+        )
     array = _ArrayUnpickler(stream).load()
     if not isinstance(array, np.ndarray) or any(
         not isinstance(item, (str, bytes, int, float)) for item in array.reshape(-1)
@@ -360,7 +363,7 @@ class _ArrayUnpickler(pickle.Unpickler):
         ("numpy", "dtype"),
     }
 
-    def find_class(self, module: str, name: str):
+    def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in self._ALLOWED:
             raise pickle.UnpicklingError(f"it holds a pickled {module}.{name}, which is never loaded")
         return super().find_class(module, name)

@@ -275,6 +275,7 @@ class GroundTruthBodies:
                 outputs = [r.new_empty((len(genders), *r.shape[1:])) for r in results]
             for out, result in zip(outputs, results, strict=True):
                 out[rows.to(out.device)] = result
+        assert outputs is not None  # genders is never empty: a batch holds at least one sample
         return tuple(outputs)
 
 
@@ -429,7 +430,7 @@ def _silhouette_ious(
         except InputFileError:
             continue
         if target.shape == batch.inputs[row].silhouette.shape:
-            by_size.setdefault(target.shape, []).append((row, target))
+            by_size.setdefault((target.shape[0], target.shape[1]), []).append((row, target))
     for size, items in by_size.items():
         rows = [row for row, _ in items]
         selected = PlacedBodies(*(getattr(prediction, f)[rows] for f in PlacedBodies.__dataclass_fields__))

@@ -55,7 +55,11 @@ class SyntheticBenchmarkConfig:
     body_model: str = "open"
     image_size: int = 512
     focal_length: float = CameraConfig.focal_length
-    mean_translation: tuple[float, ...] = tuple(_DISTANCE_FACTOR * t for t in CameraConfig.mean_translation)
+    mean_translation: tuple[float, float, float] = (
+        _DISTANCE_FACTOR * CameraConfig.mean_translation[0],
+        _DISTANCE_FACTOR * CameraConfig.mean_translation[1],
+        _DISTANCE_FACTOR * CameraConfig.mean_translation[2],
+    )
     xy_std: float = _DISTANCE_FACTOR * CameraConfig.xy_std
     z_range: float = _DISTANCE_FACTOR * CameraConfig.z_range
     betas_std: float = ShapeAugmentConfig.std

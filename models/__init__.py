@@ -1,0 +1,1 @@
+"""The regressor (ResNet + IEF), its checkpoints, and the SMPL-format body models behind one bundle."""

@@ -15,6 +15,7 @@ checkpoint of a module that holds a bundle never carries (licensed) model data.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -294,7 +295,7 @@ def _load_open_bundle(root: Path, gender: str) -> BodyModelBundle:
 def load_bundle(
     kind: str = "open",
     gender: str = "neutral",
-    additional_dir: str | Path = "additional",
+    additional_dir: str | os.PathLike = "additional",
     device: torch.device | str | None = None,
 ) -> BodyModelBundle:
     """Load a body-model bundle.

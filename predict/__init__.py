@@ -1,0 +1,1 @@
+"""From pictures to bodies: detectors, people, the predictor and its refinement, outputs, exports, videos."""

@@ -30,10 +30,10 @@ def render_group_overlay(
     """Every person of one picture (batch rows `rows`, p0 first) over it -> (overlay (H', W', 3) uint8,
     overlay pixels per image pixel); see `render_people_overlay`."""
     rows = list(rows)
-    image_hw = tuple(int(s) for s in batch.image_hw[rows[0]].tolist())
+    height, width = (int(s) for s in batch.image_hw[rows[0]].tolist())
     return render_people_overlay(
         batch.vertices[rows], batch.faces, batch.focal_length[rows], batch.principal_point[rows[0]],
-        image_hw, background, max_side,
+        (height, width), background, max_side,
     )  # fmt: skip
 
 

@@ -26,10 +26,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsFloat
 
 import cv2
 import numpy as np
+from torch import Tensor
 
 from predict.predictor import PredictionBatch
 from utils.runtime import atomic_path
@@ -99,7 +100,7 @@ def prediction_arrays(
 ) -> dict[str, np.ndarray]:
     """The npz content of one row of a batch (see the module docstring)."""
 
-    def f32(tensor) -> np.ndarray:
+    def f32(tensor: Tensor) -> np.ndarray:
         return tensor.detach().cpu().numpy().astype(np.float32)
 
     arrays = {
@@ -221,6 +222,6 @@ def _obj_faces(faces_int64: bytes) -> str:
     return ("f %d %d %d\n" * (len(faces) // 3)) % tuple(faces)
 
 
-def _finite_or_none(value) -> float | None:
+def _finite_or_none(value: SupportsFloat) -> float | None:
     number = float(value)
     return round(number, 6) if math.isfinite(number) else None

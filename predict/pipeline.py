@@ -139,8 +139,8 @@ def output_stems(paths: Sequence[Path], root: Path | None = None) -> list[str]:
     would otherwise share a name."""
     stems = []
     for path in map(Path, paths):
-        inside = root is not None and path.is_relative_to(root)
-        stems.append((path.relative_to(root) if inside else Path(path.name)).with_suffix(""))
+        named = path.relative_to(root) if root is not None and path.is_relative_to(root) else Path(path.name)
+        stems.append(named.with_suffix(""))
     counts = Counter(stems)
     return [
         str(stem.with_name(f"{stem.name}_{path.suffix.lstrip('.').lower()}") if counts[stem] > 1 else stem)
@@ -217,13 +217,14 @@ def _predict_into(
             bar.update(len(indices))
     this_run = [results[i] for i in todo]
     n_ok = sum(result.status == "ok" for result in this_run)
+    write_errors = [folder.write_error] if folder.write_error else []
     run_counts = {
         "n_images": len(paths),
         "n_ok": n_ok,
         "n_failed": len(todo) - n_ok,
         "n_skipped": len(paths) - len(todo),
         "total_time_s": round(time.perf_counter() - start, 3),
-        "write_errors": [folder.write_error] if folder.write_error else [],
+        "write_errors": write_errors,
     }
     folder_results = merged_results(folder.previous, zip(stems, results, strict=True))
     summary = build_summary(dict(run_info or {}), folder_results)
@@ -232,7 +233,7 @@ def _predict_into(
         write_json(folder.path / SUMMARY_NAME, summary)
         write_report_html(folder.path, summary)
     except OSError as error:
-        run_counts["write_errors"].append(
+        write_errors.append(
             f"{folder.path / SUMMARY_NAME} could not be written ({error.strerror or error}); "
             f"{RECORDS_NAME_HINT}"
         )

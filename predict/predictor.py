@@ -31,6 +31,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import torch
@@ -57,6 +58,10 @@ from utils.precision import choose_precision
 from utils.rotations import rotmat_to_axis_angle
 from utils.runtime import here_or_in_repo, resolve_device, synchronise
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_Section = TypeVar("_Section", bound="DataclassInstance")  # a config section dataclass
 DEFAULT_CHECKPOINT = Path("checkpoints/open_body/straps_open_body.pt")
 NO_PERSON = "No person found in this image."
 
@@ -290,9 +295,9 @@ class Predictor:
             )
         keypoints = keypoints.to(self.device, torch.float32)
         mask_hw = [tuple(m.shape) for m in masks]
-        image_hw = mask_hw if image_hw is None else [tuple(int(s) for s in hw) for hw in image_hw]
-        if len(image_hw) != len(masks):
-            raise PredictionInputError(f"image_hw has {len(image_hw)} entries for {len(masks)} silhouettes.")
+        out_hw = mask_hw if image_hw is None else [tuple(int(s) for s in hw) for hw in image_hw]
+        if len(out_hw) != len(masks):
+            raise PredictionInputError(f"image_hw has {len(out_hw)} entries for {len(masks)} silhouettes.")
         timings: dict[str, float] = {}
         size = self.proxy_rep.img_wh
 
@@ -318,11 +323,11 @@ class Predictor:
                 refined = self.refiner.refine(cam_wp, pose6d, betas, inputs)
         # The camera; from here on in the pixels of the images the outputs refer to.
         scale = torch.tensor(
-            [hw[1] / m[1] for hw, m in zip(image_hw, mask_hw, strict=True)], device=self.device
+            [hw[1] / m[1] for hw, m in zip(out_hw, mask_hw, strict=True)], device=self.device
         )
         boxes = boxes * scale[:, None]
         detected = torch.cat((keypoints[..., :2] * scale[:, None, None], keypoints[..., 2:]), dim=-1)
-        hw = torch.tensor(image_hw, dtype=torch.float32, device=self.device)
+        hw = torch.tensor(out_hw, dtype=torch.float32, device=self.device)
         principal_point = hw.flip(-1) / 2.0
         focal_length = self.focal_per_crop_pixel * (boxes[:, 2] - boxes[:, 0])
         camera = (focal_length, principal_point, boxes)
@@ -543,7 +548,7 @@ def _mapping_entry(content: Mapping, key: str) -> Mapping:
     return value if isinstance(value, Mapping) else {}
 
 
-def _config_section(config: Mapping, name: str, cls: type):
+def _config_section(config: Mapping, name: str, cls: type[_Section]) -> _Section:
     """The `name` section of a checkpoint's stored config as `cls`, defaults for what it does not hold."""
     section = config.get(name)
     if not isinstance(section, Mapping):

@@ -131,14 +131,22 @@ class Refiner:
         active = self._refinable(inputs)
 
         variables = [tensor.clone().requires_grad_(True) for tensor in start]
+        cam_variable, pose_variable, betas_variable = variables
         optimiser = torch.optim.Adam(variables, lr=cfg.lr)
         best = [tensor.clone() for tensor in start]
         best_objective = torch.full((batch_size,), math.inf, device=cam_wp.device)
-        objective_start = None
+        objective_start: Tensor | None = None
         with torch.enable_grad():
             for step in range(cfg.steps + 1):
                 objective = self._objective(
-                    *variables, start_rotmats, start[2], inputs, target, pixel_weights
+                    cam_variable,
+                    pose_variable,
+                    betas_variable,
+                    start_rotmats,
+                    start[2],
+                    inputs,
+                    target,
+                    pixel_weights,
                 )
                 detached = objective.detach()
                 if objective_start is None:
@@ -150,9 +158,10 @@ class Refiner:
                 if step == cfg.steps:
                     break
                 optimiser.zero_grad(set_to_none=True)
-                (objective * active).sum().backward()
+                (objective * active).sum().backward()  # type: ignore[no-untyped-call]  # untyped in torch
                 optimiser.step()
 
+        assert objective_start is not None  # set by the loop's first pass, which always runs (steps >= 0)
         kept_regressor = ~active | (best_objective >= objective_start)
         for kept, original in zip(best, start, strict=True):
             kept[kept_regressor] = original[kept_regressor]

@@ -20,7 +20,7 @@ import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from predict.outputs import PICTURE_SUFFIXES, ImageResult, OutputOptions
 from utils.errors import UsageError
@@ -48,7 +48,7 @@ class OutputFolder:
         self.path = Path(path)
         self._created = not self.path.exists()
         _create_writable(self.path)
-        self._lock = _acquire_lock(self.path)
+        self._lock: TextIO | None = _acquire_lock(self.path)
         try:
             self.removed_temp_files = remove_stale_temp_files(self.path)
             self.previous = read_records(self.path / RECORDS_NAME)
@@ -60,7 +60,7 @@ class OutputFolder:
     def __enter__(self) -> OutputFolder:
         return self
 
-    def __exit__(self, exc_type, *exc_info) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
         self.close()
         if exc_type is not None and self._created:
             # A run that failed before writing anything (e.g. a missing checkpoint) leaves no folder behind.
@@ -160,7 +160,7 @@ def _create_writable(folder: Path) -> None:
         ) from None
 
 
-def _acquire_lock(folder: Path):
+def _acquire_lock(folder: Path) -> TextIO:
     try:
         lock = (folder / LOCK_NAME).open("a+")
     except OSError as error:

@@ -35,7 +35,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -126,7 +126,7 @@ class FrameSource:
             capture.release()
         return cls(path, fps if math.isfinite(fps) and fps > 0 else DEFAULT_FOLDER_FPS, count, False)
 
-    def frames(self) -> Iterator[np.ndarray]:
+    def frames(self) -> Iterator[np.ndarray | None]:
         if self.is_folder:
             for picture in list_images(self.path):
                 try:
@@ -183,13 +183,16 @@ class BoxTracker:
             if ids[i] is None and k not in used:
                 ids[i] = k
                 used.add(k)
+        assigned: list[int] = []
         for i, box in enumerate(boxes):
-            if ids[i] is None:
-                ids[i] = len(self.last)
+            track = ids[i]
+            if track is None:
+                track = len(self.last)
                 self.last.append((frame, box))
             else:
-                self.last[ids[i]] = (frame, box)
-        return ids  # type: ignore[return-value]
+                self.last[track] = (frame, box)
+            assigned.append(track)
+        return assigned
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -278,7 +281,7 @@ def predict_video(
         frames = source.frames()
         while True:
             tick = time.perf_counter()
-            frame = next(frames, False)
+            frame: np.ndarray | None | Literal[False] = next(frames, False)
             timings["read"] += _ms_since(tick)
             if frame is False:
                 break
@@ -287,7 +290,7 @@ def predict_video(
             if frame is None or (frame_hw is not None and frame.shape[:2] != frame_hw):
                 missing.append(index)  # unreadable, or not the clip's size
                 continue
-            frame_hw = frame.shape[:2]
+            frame_hw = (frame.shape[0], frame.shape[1])
             tick = time.perf_counter()
             people = _detect(detector, frame, options)
             timings["detect"] += _ms_since(tick)
@@ -337,6 +340,7 @@ def predict_video(
     timings["write"] = _ms_since(tick)
     entry["people"] = people_entries
     if options.overlay or options.side:
+        assert frame_hw is not None  # set by the frame a person was found in
         tick = time.perf_counter()
         entry["outputs"] = _write_videos(source, finals, predictor, output_dir, stem, frame_hw, options)
         timings["videos"] = _ms_since(tick)
@@ -353,7 +357,7 @@ def _detect(detector: DetectorBackend, frame: np.ndarray, options: VideoOptions)
     try:
         if options.people == "all":
             return find_people(detector, frame, None, options.max_people).people
-        person = choose_main(detector.detect(frame), frame.shape[:2])
+        person = choose_main(detector.detect(frame), (frame.shape[0], frame.shape[1]))
     except ImageDetectionError:
         return []
     return [person] if person is not None else []
@@ -414,8 +418,8 @@ def _finish_track(track: _Track, predictor: Predictor, fps: float, options: Vide
         body = predictor.bundle(rotmats[part].to(device), betas[part].to(device))
         vertices.append((body.vertices + cam_t[part, None].to(device)).cpu())
         joints.append(body.coco17.cpu())
-    joints3d = torch.cat(joints) + cam_t[:, None]
-    joints2d = perspective_project(joints3d, float(clip_focal), principal_point)
+    coco17 = torch.cat(joints) + cam_t[:, None]  # camera frame
+    joints2d = perspective_project(coco17, float(clip_focal), principal_point)
     return {
         "frame_index": frames.numpy(),
         "time_s": times.float().numpy(),
@@ -505,7 +509,8 @@ class _VideoWriter:
         for codec, suffix in VIDEO_CODECS:
             self.path = base.with_name(base.name + suffix)
             self._tmp = self.path.with_name(f".{self.path.stem}.tmp{suffix}")
-            self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*codec), fps, size_wh)
+            fourcc = cv2.VideoWriter_fourcc(*codec)  # type: ignore[attr-defined]  # missing from cv2's stubs
+            self._writer = cv2.VideoWriter(str(self._tmp), fourcc, fps, size_wh)
             if self._writer.isOpened():
                 return
         raise OSError(f"OpenCV can write neither mp4v nor MJPG videos here; {base} was not written.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -25,6 +26,16 @@ VIEW_FILL = 0.85  # the body's larger extent fills this fraction of a view
 VIEW_FOCAL_PER_PIXEL = 3.0  # view focal length / view size: a mild perspective, like a ~19 degree lens
 PROXY_SILHOUETTE_GREY = 0.35
 RENDER_NEAR = 0.1  # the rasterizer's near plane (renderers.rasterize)
+
+
+class Meshes(Protocol):
+    """What `render_side_views` reads of a batch: camera-frame vertices (B, V, 3) and faces (F, 3)."""
+
+    @property
+    def vertices(self) -> Tensor: ...
+
+    @property
+    def faces(self) -> Tensor: ...
 
 
 def overlay_size(image_hw: tuple[int, int], max_side: int) -> tuple[tuple[int, int], float]:
@@ -70,7 +81,7 @@ def render_overlays(
 
 
 @torch.inference_mode()
-def render_side_views(batch: PredictionBatch, size: int = 384) -> np.ndarray:
+def render_side_views(batch: Meshes, size: int = 384) -> np.ndarray:
     """The posed mesh turned 90 degrees about the vertical axis, on a plain background -> (B, S, S, 3)."""
     vertices = batch.vertices
     # A quarter turn about the camera's y axis, (x, y, z) -> (-z, y, x): the body's side faces the camera.

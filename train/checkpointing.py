@@ -74,7 +74,9 @@ def rng_states() -> dict[str, Any]:
     Training draws come from keyed generators (train/poses.py) and do not depend on these; they are saved
     so that anything else random (e.g. user additions) resumes alike.
     """
-    kind, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002 (the global state)
+    state = np.random.get_state(legacy=True)  # noqa: NPY002 (the global state)
+    assert isinstance(state, tuple)  # the global MT19937 state is the legacy tuple
+    kind, keys, pos, has_gauss, cached = state
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],

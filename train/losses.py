@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +29,9 @@ from torch import nn
 
 from configs.loader import ConfigError
 from proxy.bodies import BodyEstimate
+
+if TYPE_CHECKING:
+    from train.synthetic_batch import SyntheticBatch
 from renderers.soft import soft_silhouette, soften_mask
 from utils.cameras import pixels_to_normalised, weak_perspective_to_translation
 
@@ -61,7 +65,7 @@ class SilhouetteLoss:
 
 def task_losses(
     prediction: BodyEstimate,
-    batch,
+    batch: SyntheticBatch,
     losses_on: Sequence[str],
     img_wh: int,
     silhouette_loss: SilhouetteLoss | None = None,
@@ -146,4 +150,5 @@ class HomoscedasticMultiTaskLoss(nn.Module):
         """Unweighted task losses -> (total, weighted terms L_k exp(-s_k) per enabled task, as logged)."""
         weighted = {task: losses[task] * torch.exp(-self.log_var(task)) for task in self.losses_on}
         total = sum(weighted[task] + self.log_var(task) for task in self.losses_on)
+        assert isinstance(total, torch.Tensor)  # losses_on is never empty (checked in __init__)
         return total, weighted

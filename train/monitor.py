@@ -35,7 +35,7 @@ class LossReadback:
         if packed.is_cuda:
             host = torch.empty(packed.shape, dtype=packed.dtype, pin_memory=True)
             host.copy_(packed, non_blocking=True)
-            event = torch.cuda.Event()
+            event = torch.cuda.Event()  # type: ignore[no-untyped-call]  # untyped in torch
             event.record()
             self._pending.append((step, host, event))
         else:

@@ -87,6 +87,7 @@ class TrainingPoses:
         return self.source.get(rows), self.source.get_shapes(rows)
 
     def _epoch_order(self, epoch: int) -> torch.Tensor:
+        assert isinstance(self.source, NpzPoseSource)  # only npz rows are walked in epochs
         if self._order is None or self._order[0] != epoch:
             generator = keyed_generator("cpu", self.seed, _EPOCH_ORDER, epoch)
             self._order = (epoch, torch.randperm(len(self.source), generator=generator).to(self.device))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from augmentation.camera import sample_camera_translation
-from augmentation.crop_jitter import sample_crop_jitter
+from augmentation.crop_jitter import CropJitter, sample_crop_jitter
 from augmentation.proxy import (
     drop_joints,
     jitter_joints,
@@ -32,7 +32,7 @@ from augmentation.proxy import (
 from augmentation.shape import sample_betas
 from configs.experiment import ExperimentConfig
 from models.bundle import BodyModelBundle
-from proxy.crop import crop_nearest, crop_to_body, mask_bbox
+from proxy.crop import CropResult, crop_nearest, crop_to_body, mask_bbox
 from proxy.representation import network_input
 from renderers.maps import label_map
 from utils.cameras import perspective_project
@@ -139,6 +139,7 @@ class SyntheticBatchGenerator:
         pose_rotmats = axis_angle_to_rotmat(poses.to(self.device, torch.float32).view(batch_size, -1, 3))
 
         if train and cfg.shape_augment.enabled:
+            assert generator is not None  # checked above: training needs one
             shape = cfg.shape_augment
             betas = sample_betas(
                 batch_size, self.mean_betas, generator, shape.distribution, shape.std, shape.uniform_range
@@ -148,6 +149,7 @@ class SyntheticBatchGenerator:
         betas = betas.to(self.device, torch.float32)
 
         if train:
+            assert generator is not None
             camera = cfg.camera
             cam_t = sample_camera_translation(
                 batch_size, generator, camera.mean_translation, camera.xy_std, camera.z_range
@@ -160,6 +162,7 @@ class SyntheticBatchGenerator:
         joints2d = perspective_project(body.coco17, focal, self.principal_point, translation=cam_t)
         vertices = body.vertices + cam_t[:, None, :]
         if train:
+            assert generator is not None
             vertices = jitter_vertices(vertices, generator, cfg.proxy_augment.vertex_noise)
         labels = label_map(vertices, self.bundle.faces, self.bundle.face_parts, focal, None, self.render_size)
 
@@ -172,6 +175,7 @@ class SyntheticBatchGenerator:
         visible = ((target_joints2d >= 0) & (target_joints2d <= img_wh)).all(dim=-1)
 
         if train:
+            assert generator is not None and jitter is not None  # _crop jitters every training crop
             inputs, maps, draws = self._augmented_inputs(crop.maps, target_joints2d, generator, jitter)
         else:
             maps, draws = crop.maps, None
@@ -193,10 +197,16 @@ class SyntheticBatchGenerator:
             draws=draws,
         )
 
-    def _crop(self, labels: torch.Tensor, joints2d: torch.Tensor, generator, train: bool):
+    def _crop(
+        self, labels: torch.Tensor, joints2d: torch.Tensor, generator: torch.Generator | None, train: bool
+    ) -> tuple[CropResult, CropJitter | None]:
         """Crop the render around the body: jittered scale and centre in training, fixed in validation."""
         cfg = self.config
+        jitter: CropJitter | None
+        scale: float | torch.Tensor
+        shift: torch.Tensor | None
         if train:
+            assert generator is not None  # generate checks that training has one
             aug = cfg.proxy_augment
             bbox, _ = mask_bbox(labels)
             jitter = sample_crop_jitter(
@@ -220,7 +230,9 @@ class SyntheticBatchGenerator:
         rule = "centre" if self.config.proxy_rep.crop_mode == "square" else "cv2"
         return crop_nearest(labels != 0, boxes, self.config.loss.silhouette_wh, rule)
 
-    def _augmented_inputs(self, maps: torch.Tensor, joints2d: torch.Tensor, generator, jitter):
+    def _augmented_inputs(
+        self, maps: torch.Tensor, joints2d: torch.Tensor, generator: torch.Generator, jitter: CropJitter
+    ) -> tuple[torch.Tensor, torch.Tensor, AugmentationDraws]:
         """Training augmentations of the cropped maps and joints (ORIGINAL.md §6, the original's order),
         then the proxy representation. Our extras draw nothing while off (probability 0), so the original's
         augmentations see the same random stream with or without them."""

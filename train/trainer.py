@@ -136,7 +136,7 @@ class Trainer:
                 self.bundle.faces, config.camera.focal_length * scale, config.loss.silhouette_sigma
             )
         regressor = _maybe_compile(self.regressor, tc.compile, self.device, config.regressor.in_channels)
-        model = TrainingModel(
+        model: nn.Module = TrainingModel(
             regressor, self.criterion, config.loss.losses_on, config.proxy_rep.img_wh, silhouette_loss,
             self.precision,
         )  # fmt: skip
@@ -231,6 +231,7 @@ class Trainer:
             disable=not (self.show_progress and self.dist.is_main),
         )
         self.model.train()
+        assert self.logger is not None  # set by _start_outputs, which fit runs first
         with bar:
             for step in range(self.progress.step, stop):
                 batch, losses = self.train_step(step)
@@ -276,6 +277,7 @@ class Trainer:
     def _log_images(self, batch: SyntheticBatch, losses: StepLosses, step: int) -> None:
         if not self.dist.is_main:
             return
+        assert self.logger is not None  # set by _start_outputs, which fit runs first
         n = min(_IMAGE_SAMPLES, batch.batch_size)
         prediction = losses.prediction
         focal = self.config.camera.focal_length * self.config.proxy_rep.img_wh / self.config.camera.render_wh
@@ -296,9 +298,8 @@ class Trainer:
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
         """Means over the validation set (all processes) of the tracked metrics (metres) and the losses."""
-        model: TrainingModel = (
-            self.model.module if isinstance(self.model, DistributedDataParallel) else self.model
-        )
+        model = self.model.module if isinstance(self.model, DistributedDataParallel) else self.model
+        assert isinstance(model, TrainingModel)  # __init__ builds one, wrapped in DDP or not
         names = self.config.train.metrics_to_track
         loss_names = ["loss", *(f"loss_{task}" for task in self.criterion.losses_on)]
         accumulator = MeanAccumulator([*names, *loss_names], self.device)
@@ -325,6 +326,7 @@ class Trainer:
             self.best_state = _cpu_copy(self.regressor.state_dict())
         if not self.dist.is_main:
             return
+        assert self.logger is not None  # set by _start_outputs, which fit runs first
         report = to_report(metrics)
         self.logger.scalars("val", report, self.progress.step)
         with (self.output_dir / METRICS_LOG).open("a") as file:
@@ -473,7 +475,8 @@ def _maybe_compile(
     warning."""
     if not compile_model:
         return regressor
-    compiled = torch.compile(regressor)
+    # The stub types the result as a Callable; a Module in gives an OptimizedModule (a Module) out.
+    compiled: nn.Module = torch.compile(regressor)  # type: ignore[assignment]
     if device.type == "cuda":
         return compiled
     was_training = regressor.training

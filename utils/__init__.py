@@ -1,0 +1,1 @@
+"""Helpers every layer may use: rotations, cameras, metrics, file reading, runtime, the error hierarchy."""

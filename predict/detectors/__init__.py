@@ -5,7 +5,6 @@ imported.
 """
 
 from predict.detectors.base import (
-    COCO17_NAMES,
     DetectorBackend,
     DetectorConfigError,
     DetectorError,
@@ -22,6 +21,7 @@ from predict.detectors.factory import (
     joint_threshold,
     make_detector,
 )
+from utils.joint_names import COCO17_NAMES
 
 __all__ = [
     "COCO17_NAMES",

@@ -178,7 +178,8 @@ def detect_people(
     Raises:
         ImageDetectionError: a model failed on this image.
     """
-    square = SquarePad(image_rgb.shape[:2], DETECTION_SIZE) if pad_to_square else None
+    image_size = (image_rgb.shape[0], image_rgb.shape[1])
+    square = SquarePad(image_size, DETECTION_SIZE) if pad_to_square else None
     work = square.apply(image_rgb) if square is not None else image_rgb
     bgr = np.ascontiguousarray(work[:, :, ::-1])  # detectron2's predictors take BGR
     keypoint_people = keypoint_instances(_run(keypoint_model, bgr, "keypointrcnn"))
@@ -186,10 +187,10 @@ def detect_people(
     if silhouettes == "pointrend":
         mask_people = pointrend_instances(silhouette_instances)
     else:
-        mask_people = densepose_instances(silhouette_instances, work.shape[:2])
+        mask_people = densepose_instances(silhouette_instances, (work.shape[0], work.shape[1]))
     people = pair_people(keypoint_people, mask_people, min_pair_iou)
     people = square.detections_to_image(people) if square is not None else people
-    return [clip_to_image(person, image_rgb.shape[:2]) for person in people]
+    return [clip_to_image(person, image_size) for person in people]
 
 
 def _run(model: Callable[[np.ndarray], dict], bgr: np.ndarray, which: str) -> Any:
@@ -262,10 +263,11 @@ def _cause(exc: BaseException) -> str:
 
 def _missing_module(exc: BaseException) -> str | None:
     """The name of the module whose absence caused `exc` (also when it surfaced wrapped), else None."""
-    while exc is not None:
-        if isinstance(exc, ModuleNotFoundError) and exc.name:
-            return exc.name
-        exc = exc.__cause__ or exc.__context__
+    current: BaseException | None = exc
+    while current is not None:
+        if isinstance(current, ModuleNotFoundError) and current.name:
+            return current.name
+        current = current.__cause__ or current.__context__
     return None
 
 
@@ -320,8 +322,10 @@ def _build_model(
 
         cfg = get_cfg()
         if which == "pointrend":
+            assert project is not None  # Detectron2Backend passes the imported project for these two
             project.add_pointrend_config(cfg)
         elif which == "densepose":
+            assert project is not None
             project.add_densepose_config(cfg)
         cfg.merge_from_list(config_overrides(values))
         if extra_config is not None:

@@ -73,6 +73,8 @@ def make_detector(
         raise DetectorConfigError(
             f"Unknown joint source {joints_from!r}; choose one of {', '.join(JOINT_SOURCES)}."
         )
+    backend_class: type[DetectorBackend]
+    fixed: dict[str, Any]
     if silh_from == joints_from == "mediapipe":
         backend_class, fixed = MediapipeBackend, {}
     elif silh_from in ("pointrend", "densepose") and joints_from == "keypointrcnn":

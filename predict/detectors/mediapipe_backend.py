@@ -92,7 +92,7 @@ class MediapipeBackend(DetectorBackend):
         landmarks = np.array(
             [(mark.x, mark.y, mark.visibility) for mark in result.pose_landmarks.landmark], dtype=np.float32
         )
-        keypoints = blazepose_to_coco17(landmarks, image_rgb.shape[:2])
+        keypoints = blazepose_to_coco17(landmarks, (image_rgb.shape[0], image_rgb.shape[1]))
         mask = result.segmentation_mask > self.mask_threshold
         box = mask_box(mask)
         if box is None:  # landmarks without any silhouette pixel: nothing to reconstruct from

@@ -64,7 +64,7 @@ class PrecomputedBackend(DetectorBackend):
             candidates = read_keypoints_for(self.keypoints_dir, stem)
         except AnnotationFileError as error:
             raise ImageDetectionError(str(error)) from None
-        mask, candidates = _fit_to_image(mask, candidates, image_rgb.shape[:2], stem)
+        mask, candidates = _fit_to_image(mask, candidates, (image_rgb.shape[0], image_rgb.shape[1]), stem)
         box = mask_box(mask)
         if box is None:
             return []

@@ -60,9 +60,10 @@ def write_exports(
         translations=batch.cam_t[row : row + 1].detach().cpu().double().numpy(),
     )
     height, width = (int(n) for n in batch.image_hw[row].tolist())
+    principal_x, principal_y = (float(p) for p in batch.principal_point[row].tolist())
     camera = ImageCamera(
         focal_length=float(batch.focal_length[row]),
-        principal_point=tuple(float(p) for p in batch.principal_point[row].tolist()),
+        principal_point=(principal_x, principal_y),
         image_hw=(height, width),
     )
     written = []

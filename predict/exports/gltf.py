@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pygltflib as gl
+from numpy.typing import ArrayLike
 
 from predict.exports.rig import BodyMotion, ImageCamera, RiggedBody
 from utils.runtime import atomic_path
@@ -321,5 +322,5 @@ def _continuous(quaternions: np.ndarray) -> np.ndarray:
     return result
 
 
-def _floats(values) -> list[float]:
+def _floats(values: ArrayLike) -> list[float]:
     return [float(v) for v in np.asarray(values, dtype=np.float64).reshape(-1)]
