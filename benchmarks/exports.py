@@ -1,7 +1,7 @@
 """Time the exports for the open body: `python -m benchmarks.exports [--frames 1 300] [--repeats 5]`.
 
-Per clip length T: building the rig from the body model, writing the glb and writing the BVH (best and
-median of the repeats, milliseconds), and the files' sizes. Poses are seeded random, upright, in front of
+Per clip length T: building the rig from the body model, writing the glb and writing the BVH (the best of
+the repeats, milliseconds), and the files' sizes. Poses are seeded random, upright, in front of
 the camera.
 """
 

@@ -89,7 +89,7 @@ class ProxyAugmentConfig:
     # U(-n, n) px noise on the joints used for the heatmaps (not on the 2D targets); hips are COCO 11, 12.
     joint_noise: float = 8.0
     hip_noise: float = 8.0
-    # Beyond the original, off by default (augmentation/proxy.py, proxy/crop.py):
+    # Beyond the original, off by default (augmentation/proxy.py, augmentation/crop_jitter.py):
     # each joint's heatmap is left empty with this probability (missed keypoints at inference);
     joint_dropout_prob: float = 0.0
     # a sample gets a tight or partial crop with this probability: scale U(partial_crop_scale), centre shift

@@ -28,7 +28,7 @@ from utils.errors import UsageError
 T = TypeVar("T")
 
 
-class ConfigError(UsageError):
+class ConfigError(UsageError, ValueError):
     """A config file, key or value is invalid."""
 
 

@@ -17,22 +17,27 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Range:
-    """low <= value <= high (or < where open)."""
+    """low <= value <= high (or < where open), and a whole multiple of `step` when one is given."""
 
     low: float = -math.inf
     high: float = math.inf
     low_open: bool = False
+    step: float | None = None
 
     def contains(self, value: float) -> bool:
         above = value > self.low if self.low_open else value >= self.low
-        return math.isfinite(value) and above and value <= self.high
+        on_step = self.step is None or float(value / self.step).is_integer()
+        return math.isfinite(value) and above and value <= self.high and on_step
 
     def describe(self) -> str:
         if self.high == math.inf:
             if self.low == -math.inf:
-                return "a finite number"
-            return f"greater than {self.low:g}" if self.low_open else f"at least {self.low:g}"
-        return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}]"
+                text = "a finite number"
+            else:
+                text = f"greater than {self.low:g}" if self.low_open else f"at least {self.low:g}"
+        else:
+            text = f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}]"
+        return text if self.step is None else f"{text} and a multiple of {self.step:g}"
 
 
 AT_LEAST_0 = Range(0)
@@ -46,7 +51,8 @@ RANGES: dict[str, Range] = {
     "regressor.resnet_layers": Range(18, 50),  # a Literal: 18 or 50
     "regressor.ief_iters": AT_LEAST_1,
     "proxy_rep.img_wh": Range(16),
-    "proxy_rep.heatmap_std": POSITIVE,
+    # The heatmap patch is 2 * std pixels on each side of the joint (proxy/heatmaps.py).
+    "proxy_rep.heatmap_std": Range(0, low_open=True, step=0.5),
     "proxy_rep.joint_confidence_threshold": PROBABILITY,
     "proxy_rep.crop_scale": POSITIVE,
     "camera.render_wh": Range(16),

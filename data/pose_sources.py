@@ -30,7 +30,7 @@ _NON_AMASS_PREFIXES = ("h36m", "up3d", "3dpw")
 _REQUIRED_KEYS = ("fnames", "poses", "shapes")
 
 
-class PoseFileError(AssetError):
+class PoseFileError(AssetError, RuntimeError):
     """A pose npz file is missing or does not have the original's layout."""
 
 

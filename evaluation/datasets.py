@@ -76,7 +76,7 @@ PW3D_INPUT_LAYOUTS = {
 BODY_MODEL_KINDS = ("smpl", "open")
 
 
-class DatasetError(AssetError):
+class DatasetError(AssetError, RuntimeError):
     """A benchmark's files are missing or malformed; the message says what is expected where."""
 
 
@@ -139,7 +139,7 @@ class EvalDataset:
         """The benchmark's own silhouette and joints of sample `index`.
 
         Raises:
-            ImageDetectionError: its mask or keypoints file is missing or unreadable.
+            AnnotationFileError: its mask or keypoints file is missing or unreadable.
         """
         silhouette = read_mask_file(self.input_masks[index])
         if isinstance(self.input_keypoints, np.ndarray):

@@ -61,7 +61,7 @@ _CHUMPY_ADVICE = (
 )
 
 
-class BodyModelAssetError(AssetError):
+class BodyModelAssetError(AssetError, RuntimeError):
     """A body-model file is missing or unusable; the message says which file and what to do."""
 
 

@@ -52,7 +52,7 @@ _EXPECTED = (
 )
 
 
-class CheckpointError(AssetError):
+class CheckpointError(AssetError, RuntimeError):
     """A checkpoint is missing, unreadable or does not fit the model."""
 
 

@@ -52,15 +52,21 @@ from predict.report_html import write_report_html
 from predict.run_records import OutputFolder, merged_results, result_from_record
 from predict.views import proxy_pictures, render_overlays, render_side_views, render_tpose_views
 from utils.errors import UsageError
-from utils.image_io import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, ImageReadError, LoadedImage, read_image_rgb
+from utils.image_io import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MAX_SIDE,
+    GLOB_CHARACTERS,
+    ImageReadError,
+    LoadedImage,
+    read_image_rgb,
+)
 
 OUTPUT_FOLDER_SUFFIX = "_straps_output"
 SUMMARY_NAME = "summary.json"
 RECORDS_NAME_HINT = "each image's record is in records.jsonl"
-_GLOB_CHARACTERS = frozenset("*?[")
 
 
-class OutputFolderError(UsageError):
+class OutputFolderError(UsageError, ValueError):
     """The output folder would lie inside the input folder, or is not a folder."""
 
 
@@ -98,7 +104,7 @@ def input_root(input_path: str | Path) -> Path:
         return path.parent
     fixed = []
     for part in path.parts:
-        if _GLOB_CHARACTERS & set(part):
+        if GLOB_CHARACTERS & set(part):
             break
         fixed.append(part)
     return Path(*fixed) if fixed else Path(".")

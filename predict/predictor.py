@@ -38,7 +38,8 @@ import torch
 from torch import Tensor
 
 from configs.experiment import CameraConfig, ProxyRepConfig, RegressorConfig
-from models.bundle import BodyModelBundle, load_bundle
+from configs.loader import ConfigError
+from models.bundle import GENDERS, KINDS, BodyModelBundle, load_bundle
 from models.checkpoint import CheckpointError, load_regressor_weights, read_checkpoint
 from models.ief import NUM_PARAMS
 from models.regressor import SingleInputRegressor
@@ -66,7 +67,7 @@ DEFAULT_CHECKPOINT = Path("checkpoints/open_body/straps_open_body.pt")
 NO_PERSON = "No person found in this image."
 
 
-class PredictionInputError(UsageError):
+class PredictionInputError(UsageError, ValueError):
     """Silhouettes or keypoints handed to the predictor have the wrong shape or are empty."""
 
 
@@ -250,19 +251,32 @@ class Predictor:
             )
 
         name = None if isinstance(checkpoint, Mapping) else checkpoint
+        shown = checkpoint if not isinstance(checkpoint, Mapping) else "the given checkpoint"
         # The weights are checked against the architecture first (mean_params is no weight), so that a
         # checkpoint of another network is reported as such, not as a body-model problem.
-        load_regressor_weights(build(torch.zeros(NUM_PARAMS)), content, name=name)
+        try:
+            architecture = build(torch.zeros(NUM_PARAMS))
+        except ConfigError as error:  # the checkpoint's stored settings, not the user's
+            raise CheckpointError(
+                f"The stored regressor config of checkpoint {shown} is not usable: {error}"
+            ) from None
+        load_regressor_weights(architecture, content, name=name)
 
         recorded_kind = recorded.get("kind") or ("smpl" if original else None)
+        recorded_gender = recorded.get("gender")
+        for what, value, known in (
+            ("body model", recorded_kind, KINDS),
+            ("gender", recorded_gender, GENDERS),
+        ):
+            if value is not None and value not in known:
+                raise CheckpointError(f"Checkpoint {shown} records the unknown {what} {value!r}.")
         kind = body_model or recorded_kind or "open"
         if recorded_kind is not None and kind != recorded_kind:
-            shown = checkpoint if not isinstance(checkpoint, Mapping) else "the given checkpoint"
             raise CheckpointError(
                 f"Checkpoint {shown} was trained with the {recorded_kind} body model, not {kind}; pass "
                 f"--body_model {recorded_kind} or a checkpoint trained with the {kind} body model."
             )
-        bundle = load_bundle(kind, gender or recorded.get("gender") or "neutral", additional_dir)
+        bundle = load_bundle(kind, gender or recorded_gender or "neutral", additional_dir)
         regressor = build(bundle.mean_params)
         load_regressor_weights(regressor, content, name=name)
         return cls(regressor.to(device), bundle, proxy_rep, camera, fit_scores, refine)

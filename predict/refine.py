@@ -35,12 +35,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from configs.experiment import CameraConfig
 from data.procedural_poses import joint_angle_limits
 from models.bundle import BodyModelBundle
 from proxy.bodies import decode_bodies
 from renderers.decimate import decimate_to_faces
 from renderers.soft import soft_silhouette, soften_mask
 from utils.cameras import weak_perspective_to_translation
+from utils.joint_names import NUM_BETAS, NUM_SKELETON_JOINTS
 from utils.rotations import rot6d_to_rotmat
 
 # Images whose silhouette covers more than this share of the crop's in-image pixels are not refined.
@@ -105,13 +107,16 @@ class Refiner:
     """
 
     def __init__(
-        self, bundle: BodyModelBundle, config: RefineConfig | None = None, focal_per_pixel: float = 5000 / 256
+        self,
+        bundle: BodyModelBundle,
+        config: RefineConfig | None = None,
+        focal_per_pixel: float = CameraConfig.focal_length / CameraConfig.render_wh,
     ):
         self.bundle = bundle
         self.config = config or RefineConfig()
         self.focal_per_pixel = focal_per_pixel
         device = bundle.faces.device
-        mean_betas = bundle.mean_params[-10:].detach().cpu()[None]
+        mean_betas = bundle.mean_params[-NUM_BETAS:].detach().cpu()[None]
         rest = bundle.tpose_vertices(mean_betas.to(device))[0].detach().cpu().numpy()
         groups = bundle.skinning_weights.argmax(dim=1).cpu().numpy()
         mesh = decimate_to_faces(rest, bundle.faces.cpu().numpy(), groups, self.config.target_faces)
@@ -125,7 +130,11 @@ class Refiner:
         """Fit (B, 3) cameras, (B, 144) 6D poses and (B, 10) betas to `inputs`; see the module docstring."""
         cfg = self.config
         batch_size = cam_wp.shape[0]
-        start = (cam_wp.detach().float(), pose6d.detach().float().reshape(batch_size, 24, 6), betas.detach())
+        start = (
+            cam_wp.detach().float(),
+            pose6d.detach().float().reshape(batch_size, NUM_SKELETON_JOINTS, 6),
+            betas.detach(),
+        )
         start_rotmats = rot6d_to_rotmat(start[1])
         target, pixel_weights = self._silhouette_targets(inputs)
         active = self._refinable(inputs)

@@ -30,7 +30,7 @@ RECORDS_NAME = "records.jsonl"
 LOCK_NAME = ".straps_run.lock"
 
 
-class OutputFolderUnusableError(UsageError):
+class OutputFolderUnusableError(UsageError, OSError):
     """The output folder cannot be created or written, or another run is writing into it."""
 
 

@@ -59,7 +59,7 @@ DEFAULT_FOLDER_FPS = 25.0
 VIDEO_CODECS = (("mp4v", ".mp4"), ("MJPG", ".avi"))  # tried in turn for the output videos
 
 
-class VideoReadError(InputFileError):
+class VideoReadError(InputFileError, ValueError):
     """A video that cannot be opened or holds no frames (one sentence)."""
 
 

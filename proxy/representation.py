@@ -6,8 +6,6 @@ import torch
 
 from proxy.heatmaps import joints_to_heatmaps
 
-NUM_PROXY_CHANNELS = 18  # 1 silhouette + 17 COCO-17 heatmaps
-
 
 def network_input(
     silhouettes: torch.Tensor,

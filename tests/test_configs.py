@@ -144,3 +144,10 @@ def test_run_train_options_block_shows_the_config_defaults():
         section, name = key.split(".")
         shipped = json.loads(json.dumps(defaults[section][name]))  # tuples -> lists, as the block writes them
         assert json.loads(json.dumps(value)) == shipped, f"run_train.py: {key}={value!r}, default {shipped!r}"
+
+
+def test_heatmap_std_must_be_a_multiple_of_half_a_pixel():
+    """The heatmap patch spans 2 * std pixels each side, so the config refuses other values up front."""
+    with pytest.raises(ConfigError, match=r"proxy_rep.heatmap_std.*multiple of 0.5"):
+        load_config(ExperimentConfig, overrides=["proxy_rep.heatmap_std=0.3"])
+    assert load_config(ExperimentConfig, overrides=["proxy_rep.heatmap_std=2.5"]).proxy_rep.heatmap_std == 2.5

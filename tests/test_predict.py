@@ -20,7 +20,7 @@ import torch
 import run_predict
 from configs.experiment import ExperimentConfig, ProxyRepConfig
 from models.bundle import BodyModelBundle, load_bundle
-from models.checkpoint import save_regressor_checkpoint
+from models.checkpoint import CheckpointError, save_regressor_checkpoint
 from models.regressor import SingleInputRegressor
 from predict.detectors.precomputed import PrecomputedBackend
 from predict.outputs import OUTPUT_KINDS, write_obj
@@ -444,3 +444,22 @@ def test_obj_writer_round_trip(tmp_path: Path) -> None:
     text = write_obj(tmp_path / "m.obj", vertices, faces).read_text().splitlines()
     np.testing.assert_allclose(np.array([line.split()[1:] for line in text[:5]], float), vertices, atol=1e-6)
     assert text[5:] == ["f 1 2 3", "f 3 4 5"]
+
+
+def test_unusable_settings_stored_in_a_checkpoint_are_checkpoint_errors(tmp_path: Path, bundle):
+    """A checkpoint whose recorded config or body model cannot be built is the file's fault (exit 1, the
+    file named), not a usage error."""
+    regressor = SingleInputRegressor(bundle.mean_params)
+    deep = save_regressor_checkpoint(
+        tmp_path / "deep.pt",
+        regressor,
+        config={"regressor": {"resnet_layers": 34}},
+        body_model={"kind": "open", "gender": "neutral"},
+    )
+    with pytest.raises(CheckpointError, match=r"deep\.pt is not usable: resnet_layers must be one of"):
+        Predictor.from_checkpoint(deep, device="cpu")
+    odd = save_regressor_checkpoint(
+        tmp_path / "odd.pt", regressor, body_model={"kind": "open", "gender": "x"}
+    )
+    with pytest.raises(CheckpointError, match=r"odd\.pt records the unknown gender 'x'"):
+        Predictor.from_checkpoint(odd, device="cpu")

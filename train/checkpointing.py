@@ -47,7 +47,7 @@ _STATE_KEYS = (
 )
 
 
-class TrainingStateError(AssetError):
+class TrainingStateError(AssetError, RuntimeError):
     """A training-state file cannot be resumed from."""
 
 

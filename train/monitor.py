@@ -10,7 +10,7 @@ import torch
 from utils.errors import StrapsError
 
 
-class NonFiniteLossError(StrapsError):
+class NonFiniteLossError(StrapsError, RuntimeError):
     """The training loss became NaN or infinite."""
 
 

@@ -39,7 +39,7 @@ METRIC_NAMES = (*MILLIMETRE_METRICS, "pose_mses", "shape_mses", "joints2D_l2es")
 
 
 def check_metric_names(names: Sequence[str]) -> None:
-    """Raise a one-sentence ValueError for metric names this module does not compute."""
+    """Raise a one-sentence ConfigError for metric names this module does not compute."""
     unknown = [name for name in names if name not in METRIC_NAMES]
     if unknown:
         raise ConfigError(f"Unknown validation metrics {unknown}; choose from {METRIC_NAMES}.")

@@ -21,9 +21,7 @@ import cv2
 import numpy as np
 
 from utils.errors import InputFileError
-from utils.joint_names import COCO17_NAMES
-
-NUM_KEYPOINTS = len(COCO17_NAMES)
+from utils.joint_names import NUM_KEYPOINTS
 
 # OpenPose BODY_25 order: 0 nose, 1 neck, 2-4 right shoulder/elbow/wrist, 5-7 left shoulder/elbow/wrist,
 # 8 mid-hip, 9-11 right hip/knee/ankle, 12-14 left hip/knee/ankle, 15/16 right/left eye,

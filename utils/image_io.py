@@ -47,7 +47,7 @@ _REDUCED_FLAGS = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 
 # one flag value for which OpenCV skips the EXIF orientation.
 _DECODE_FLAGS = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
 _OPENCV_LOG_LEVEL_ERROR = 2
-_GLOB_CHARACTERS = frozenset("*?[")
+GLOB_CHARACTERS = frozenset("*?[")  # a path with any of them is a pattern
 
 
 class ImageReadError(InputFileError):
@@ -153,7 +153,7 @@ def list_images(path: str | Path, recursive: bool = False) -> list[Path]:
         except OSError as exc:
             raise InputPathError(f"Input folder {path} cannot be listed ({exc.strerror}).") from None
         candidates = [p for p in candidates if not _is_hidden(p.relative_to(path))]
-    elif _GLOB_CHARACTERS & set(str(path)):
+    elif GLOB_CHARACTERS & set(str(path)):
         candidates = [Path(p) for p in glob.glob(str(path), recursive=recursive)]
     elif path.exists():
         raise InputPathError(

@@ -77,3 +77,5 @@ LSP14_NAMES: tuple[str, ...] = (
     "neck",
     "head_top",
 )
+
+NUM_KEYPOINTS = len(COCO17_NAMES)  # the 17 COCO keypoints of detectors and heatmaps

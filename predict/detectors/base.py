@@ -23,9 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from utils.errors import AssetError, InputFileError, StrapsError, UsageError
-from utils.joint_names import COCO17_NAMES
-
-NUM_KEYPOINTS = len(COCO17_NAMES)
+from utils.joint_names import NUM_KEYPOINTS
 
 
 class DetectorError(StrapsError):
@@ -36,7 +34,7 @@ class DetectorUnavailableError(DetectorError, AssetError):
     """A backend cannot be built: a package, weights file or config is missing."""
 
 
-class DetectorConfigError(DetectorError, UsageError):
+class DetectorConfigError(DetectorError, UsageError, ValueError):
     """An invalid backend selection or backend option."""
 
 

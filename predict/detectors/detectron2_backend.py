@@ -57,7 +57,7 @@ from predict.detectors.detectron2_weights import (
     prepare_weights,
     read_weights,
 )
-from utils.runtime import here_or_in_repo
+from utils.runtime import here_or_in_repo, resolve_device
 
 MODEL_NAMES = {"keypointrcnn": "Keypoint R-CNN", "pointrend": "PointRend", "densepose": "DensePose"}
 # Verified on Python 3.11, CPU: detectron2 builds against the torch already installed (hence
@@ -130,9 +130,7 @@ class Detectron2Backend(DetectorBackend):
                 "--silhouette_weights), or use the default mediapipe detector."
             )
         _import_or_explain("detectron2", "detectron2", DETECTRON2_INSTALL_MESSAGE)
-        with _explained("import torch"):
-            import torch
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = str(resolve_device(device or "auto"))
         project = _import_project(silhouettes)
         keypoint_path = keypoint_rcnn_weights(keypoint_weights, weights_dir)
         self._keypoint_model = _build_model("keypointrcnn", keypoint_path, self.device)
