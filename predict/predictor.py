@@ -44,7 +44,7 @@ from models.checkpoint import CheckpointError, load_regressor_weights, read_chec
 from models.ief import NUM_PARAMS
 from models.regressor import SingleInputRegressor
 from predict.detectors import DEFAULT_JOINT_CONFIDENCE_THRESHOLD
-from predict.detectors.base import NUM_KEYPOINTS, DetectorBackend, ImageDetectionError, PersonDetection
+from predict.detectors.base import DetectorBackend, ImageDetectionError, PersonDetection
 from predict.people import find_people
 from predict.refine import RefineConfig, RefineInputs, Refiner, crop_pixels_in_image
 from proxy.bodies import BodyEstimate, decode_bodies
@@ -54,6 +54,7 @@ from proxy.representation import network_input
 from renderers import silhouette
 from utils.cameras import crop_camera_to_image_camera, perspective_project
 from utils.errors import UsageError
+from utils.joint_names import NUM_KEYPOINTS
 from utils.metrics import silhouette_iou
 from utils.precision import choose_precision
 from utils.rotations import rotmat_to_axis_angle

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from predict.detectors.base import NUM_KEYPOINTS, PersonDetection
+from predict.detectors.base import PersonDetection
+from utils.joint_names import NUM_KEYPOINTS
 
 DETECTION_SIZE = 512  # the original's `proxy_rep_input_wh`
 PERSON_CLASS = 0  # COCO "person" in detectron2's contiguous class ids
