@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 import torch
 from torch import Tensor
 
 from predict.predictor import PredictionBatch
-from predict.views import overlay_size
+from predict.views import overlay_size, resize_picture
 from renderers import render_overlay
 
 # Distinct colours (RGB in [0, 1]) for the people of a group overlay, p0 first.
@@ -64,9 +63,7 @@ def render_people_overlay(
     colours = torch.tensor(
         [PERSON_COLOURS[k % len(PERSON_COLOURS)] for k in range(count)], device=vertices.device
     ).repeat_interleave(num_vertices, dim=0)
-    shrinking = out_h * out_w < background.shape[0] * background.shape[1]
-    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    picture = cv2.resize(background, (out_w, out_h), interpolation=interpolation)
+    picture = np.ascontiguousarray(resize_picture(background, (out_h, out_w)))  # torch needs plain strides
     rendered = render_overlay(
         vertices.reshape(1, -1, 3),
         faces,

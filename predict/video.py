@@ -43,12 +43,12 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from predict.detectors.base import DetectorBackend, ImageDetectionError, PersonDetection
+from predict.detectors.base import DetectorBackend, ImageDetectionError, PersonDetection, box_iou
 from predict.group_overlay import render_people_overlay
 from predict.outputs import write_json, write_npz
 from predict.people import choose_main, find_people
 from predict.predictor import Predictor
-from predict.views import render_side_views
+from predict.views import overlay_size, render_side_views, resize_picture
 from utils.cameras import perspective_project
 from utils.errors import InputFileError
 from utils.image_io import ImageReadError, list_images, read_image_rgb
@@ -172,9 +172,13 @@ class BoxTracker:
 
     def assign(self, frame: int, boxes: list[np.ndarray]) -> list[int]:
         live = [k for k, (seen, _) in enumerate(self.last) if frame - seen <= self.max_gap + 1]
-        pairs = sorted(
-            ((box_iou(box, self.last[k][1]), i, k) for i, box in enumerate(boxes) for k in live), reverse=True
-        )
+        pairs = []
+        if boxes and live:
+            ious = box_iou(np.stack(boxes), np.stack([self.last[k][1] for k in live]))  # (people, live)
+            pairs = sorted(
+                ((float(ious[i, j]), i, k) for i in range(len(boxes)) for j, k in enumerate(live)),
+                reverse=True,
+            )
         ids: list[int | None] = [None] * len(boxes)
         used: set[int] = set()
         for iou, i, k in pairs:
@@ -193,15 +197,6 @@ class BoxTracker:
                 self.last[track] = (frame, box)
             assigned.append(track)
         return assigned
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """IoU of two [x0, y0, x1, y1] boxes."""
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def one_euro(
@@ -478,9 +473,7 @@ def _write_videos(
                         vertices, faces, focal, principal, frame_hw, frame, options.overlay_max_side
                     )
                 else:
-                    picture = cv2.resize(
-                        frame, _overlay_wh(frame_hw, options.overlay_max_side), interpolation=cv2.INTER_AREA
-                    )
+                    picture = resize_picture(frame, overlay_size(frame_hw, options.overlay_max_side)[0])
                 _writer(writers, "overlay", output_dir, stem, picture, source.fps).write(picture)
             if options.side:
                 if index in lookup[0]:
@@ -493,12 +486,6 @@ def _write_videos(
         for writer in writers.values():
             writer.close()
     return [writer.path.name for writer in writers.values()]
-
-
-def _overlay_wh(frame_hw: tuple[int, int], max_side: int) -> tuple[int, int]:
-    height, width = frame_hw
-    scale = min(1.0, max_side / max(height, width))
-    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 class _VideoWriter:

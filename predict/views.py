@@ -67,7 +67,7 @@ def render_overlays(
     vertices = batch.vertices
     for (height, width), rows in groups.items():
         scale = torch.tensor([sizes[row][1] for row in rows], device=vertices.device)
-        pictures = np.stack([_resize(backgrounds[row], (height, width)) for row in rows])
+        pictures = np.stack([resize_picture(backgrounds[row], (height, width)) for row in rows])
         rendered = _render_windowed(
             vertices[rows],
             batch.faces,
@@ -171,7 +171,9 @@ def _render_windowed(
     return pictures
 
 
-def _resize(image: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
+def resize_picture(image: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
+    """A picture (H, W, C) at size (h, w): itself when already that size, else area-averaged when shrinking
+    and bilinear when enlarging."""
     if image.shape[:2] == tuple(size_hw):
         return image
     shrinking = size_hw[0] * size_hw[1] < image.shape[0] * image.shape[1]

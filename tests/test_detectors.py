@@ -18,11 +18,11 @@ from predict.detectors import (
     PersonDetection,
     make_detector,
 )
+from predict.detectors.base import box_iou
 from predict.detectors.detectron2_conversion import (
     KeypointInstances,
     MaskInstances,
     SquarePad,
-    box_iou,
     densepose_to_masks,
     densepose_to_people,
     keypoint_rcnn_to_people,

@@ -132,3 +132,16 @@ def mask_box(mask: np.ndarray) -> np.ndarray | None:
         return None
     cols = np.flatnonzero(mask.any(axis=0))
     return np.array([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1], dtype=np.float32)
+
+
+def box_iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
+    """(N, 4) and (M, 4) [x0, y0, x1, y1] boxes -> (N, M) intersection over union (0 for empty unions)."""
+    a = np.asarray(boxes_a, np.float64).reshape(-1, 1, 4)
+    b = np.asarray(boxes_b, np.float64).reshape(1, -1, 4)
+    inter_w = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0.0, None)
+    inter_h = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0.0, None)
+    intersection = inter_w * inter_h
+    area_a = (a[..., 2] - a[..., 0]).clip(0.0) * (a[..., 3] - a[..., 1]).clip(0.0)
+    area_b = (b[..., 2] - b[..., 0]).clip(0.0) * (b[..., 3] - b[..., 1]).clip(0.0)
+    union = area_a + area_b - intersection
+    return np.divide(intersection, union, out=np.zeros_like(intersection), where=union > 0)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from predict.detectors.base import PersonDetection
+from predict.detectors.base import PersonDetection, box_iou
 from utils.joint_names import NUM_KEYPOINTS
 
 DETECTION_SIZE = 512  # the original's `proxy_rep_input_wh`
@@ -178,19 +178,6 @@ def densepose_to_people(
 ) -> MaskInstances:
     """DensePose outputs (person boxes, scores, box-sized I maps) -> person instances with non-empty masks."""
     return _mask_instances(np.asarray(boxes), np.asarray(scores), densepose_to_masks(boxes, i_maps, image_hw))
-
-
-def box_iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
-    """(N, 4) and (M, 4) [x0, y0, x1, y1] boxes -> (N, M) intersection over union (0 for empty unions)."""
-    a = np.asarray(boxes_a, np.float64).reshape(-1, 1, 4)
-    b = np.asarray(boxes_b, np.float64).reshape(1, -1, 4)
-    inter_w = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0.0, None)
-    inter_h = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0.0, None)
-    intersection = inter_w * inter_h
-    area_a = (a[..., 2] - a[..., 0]).clip(0.0) * (a[..., 3] - a[..., 1]).clip(0.0)
-    area_b = (b[..., 2] - b[..., 0]).clip(0.0) * (b[..., 3] - b[..., 1]).clip(0.0)
-    union = area_a + area_b - intersection
-    return np.divide(intersection, union, out=np.zeros_like(intersection), where=union > 0)
 
 
 def pair_people(
