@@ -41,7 +41,7 @@ from models.bundle import BodyModelBundle
 from proxy.bodies import decode_bodies
 from renderers.decimate import decimate_to_faces
 from renderers.soft import soft_silhouette, soften_mask
-from utils.cameras import weak_perspective_to_translation
+from utils.cameras import pixels_to_normalised, weak_perspective_to_translation
 from utils.joint_names import NUM_BETAS, NUM_SKELETON_JOINTS
 from utils.rotations import rot6d_to_rotmat
 
@@ -96,6 +96,20 @@ class RefineInputs:
     in_image: Tensor
 
 
+@dataclass
+class _FitTargets:
+    """What the objective compares against, fixed for the whole fit: the regressor's rotations (B, 24, 3, 3)
+    and betas (B, 10); the softened silhouettes (B, s, s) at the raster size with per-pixel weights
+    (B, s, s); the detected joints (B, 17, 2) in normalised crop units with their weights (B, 17)."""
+
+    start_rotmats: Tensor
+    start_betas: Tensor
+    silhouettes: Tensor
+    pixel_weights: Tensor
+    joints: Tensor
+    joint_weights: Tensor
+
+
 class Refiner:
     """Batched fit of regressed bodies to their silhouettes and joints.
 
@@ -135,8 +149,15 @@ class Refiner:
             pose6d.detach().float().reshape(batch_size, NUM_SKELETON_JOINTS, 6),
             betas.detach(),
         )
-        start_rotmats = rot6d_to_rotmat(start[1])
-        target, pixel_weights = self._silhouette_targets(inputs)
+        silhouettes, pixel_weights = self._silhouette_targets(inputs)
+        targets = _FitTargets(
+            start_rotmats=rot6d_to_rotmat(start[1]),
+            start_betas=start[2],
+            silhouettes=silhouettes,
+            pixel_weights=pixel_weights,
+            joints=pixels_to_normalised(inputs.joints, inputs.silhouettes.shape[-1]),
+            joint_weights=inputs.joint_weights,
+        )
         active = self._refinable(inputs)
 
         variables = [tensor.clone().requires_grad_(True) for tensor in start]
@@ -147,16 +168,7 @@ class Refiner:
         objective_start: Tensor | None = None
         with torch.enable_grad():
             for step in range(cfg.steps + 1):
-                objective = self._objective(
-                    cam_variable,
-                    pose_variable,
-                    betas_variable,
-                    start_rotmats,
-                    start[2],
-                    inputs,
-                    target,
-                    pixel_weights,
-                )
+                objective = self._objective(cam_variable, pose_variable, betas_variable, targets)
                 detached = objective.detach()
                 if objective_start is None:
                     objective_start = detached.clone()
@@ -196,17 +208,7 @@ class Refiner:
 
     # ------------------------------------------------------------------------------------------------------
 
-    def _objective(
-        self,
-        cam_wp: Tensor,
-        pose6d: Tensor,
-        betas: Tensor,
-        start_rotmats: Tensor,
-        start_betas: Tensor,
-        inputs: RefineInputs,
-        target: Tensor,
-        pixel_weights: Tensor,
-    ) -> Tensor:
+    def _objective(self, cam_wp: Tensor, pose6d: Tensor, betas: Tensor, targets: _FitTargets) -> Tensor:
         """(B,) the weighted objective at the current parameters."""
         cfg = self.config
         body = decode_bodies(self.bundle, cam_wp, pose6d, betas)
@@ -219,17 +221,15 @@ class Refiner:
         soft = soft_silhouette(
             vertices, self.faces, focal, None, (size, size), cfg.sigma, cfg.cutoff, checkpointed=False
         )
-        silhouette = ((soft - target).square() * pixel_weights).flatten(1).sum(1)
+        silhouette = ((soft - targets.silhouettes).square() * targets.pixel_weights).flatten(1).sum(1)
 
-        crop_side = inputs.silhouettes.shape[-1]
-        detected = inputs.joints / (crop_side / 2.0) - 1.0
-        squared = (body.coco17_normalised - detected).square().sum(-1)
+        squared = (body.coco17_normalised - targets.joints).square().sum(-1)
         robust = squared / (squared + cfg.joint_scale**2)
-        weights = inputs.joint_weights
+        weights = targets.joint_weights
         joints = (robust * weights).sum(1) / weights.sum(1).clamp_min(1e-6)
 
-        pose_prior = (rotmats - start_rotmats).square().sum((-1, -2)).mean(1)
-        betas_prior = (betas - start_betas).square().sum(1)
+        pose_prior = (rotmats - targets.start_rotmats).square().sum((-1, -2)).mean(1)
+        betas_prior = (betas - targets.start_betas).square().sum(1)
         betas_magnitude = betas.square().sum(1)
         angles = _euler_xyz(rotmats[:, 1:])
         excess = F.relu(self.angle_lower - angles) + F.relu(angles - self.angle_upper)
