@@ -64,13 +64,11 @@ def axis_angle_to_rotmat(axis_angle: torch.Tensor) -> torch.Tensor:
     return eye + a[..., None, None] * k + b[..., None, None] * (k @ k)
 
 
-def rotmat_to_axis_angle(rotmat: torch.Tensor) -> torch.Tensor:
-    """Rotation matrices (..., 3, 3) -> axis-angle (..., 3) with angle in [0, pi].
+def rotmat_to_quaternion(rotmat: torch.Tensor) -> torch.Tensor:
+    """Rotation matrices (..., 3, 3) -> unit quaternions (..., 4) (w, x, y, z) with w >= 0.
 
-    Goes through a unit quaternion chosen by Shepperd's method (divide by the largest of 4|w|^2, 4|x|^2,
-    4|y|^2, 4|z|^2), which is well conditioned for every rotation including angles near 0 and near pi,
-    then angle = 2 atan2(|q_xyz|, q_w). At exactly pi the axis sign is arbitrary (both are the same
-    rotation).
+    Shepperd's method: each candidate divides by the largest of 4|w|^2, 4|x|^2, 4|y|^2, 4|z|^2, which is
+    well conditioned for every rotation, including angles near 0 and near pi.
     """
     _check_rotmat_shape(rotmat)
     r = rotmat
@@ -95,9 +93,17 @@ def rotmat_to_axis_angle(rotmat: torch.Tensor) -> torch.Tensor:
     t_best = torch.gather(t, -1, best)  # (..., 1) >= 1 for a rotation
     q = torch.gather(candidates, -2, best[..., None].expand(*best.shape[:-1], 1, 4)).squeeze(-2)
     q = q / (2.0 * torch.sqrt(t_best.clamp_min(1e-12)))
+    # q and -q are the same rotation; w >= 0 keeps the rotation angle in [0, pi].
+    return torch.where(q[..., :1] < 0, -q, q)
 
-    # q and -q are the same rotation; pick w >= 0 so that the angle lies in [0, pi].
-    q = torch.where(q[..., :1] < 0, -q, q)
+
+def rotmat_to_axis_angle(rotmat: torch.Tensor) -> torch.Tensor:
+    """Rotation matrices (..., 3, 3) -> axis-angle (..., 3) with angle in [0, pi].
+
+    Through the unit quaternion of `rotmat_to_quaternion`, then angle = 2 atan2(|q_xyz|, q_w). At exactly pi
+    the axis sign is arbitrary (both are the same rotation).
+    """
+    q = rotmat_to_quaternion(rotmat)
     w, xyz = q[..., 0], q[..., 1:]
     sin_half = torch.linalg.vector_norm(xyz, dim=-1)
     small = sin_half < 1e-6

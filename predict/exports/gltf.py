@@ -27,9 +27,11 @@ from typing import Any
 
 import numpy as np
 import pygltflib as gl
+import torch
 from numpy.typing import ArrayLike
 
 from predict.exports.rig import BodyMotion, ImageCamera, RiggedBody
+from utils.rotations import rotmat_to_quaternion
 from utils.runtime import atomic_path
 
 INFLUENCES_PER_SET = 4
@@ -46,38 +48,10 @@ AXES_NOTE = (
 
 
 def rotmats_to_quaternions(rotations: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) rotation matrices -> (..., 4) unit quaternions (x, y, z, w) with w >= 0, glTF's order.
-
-    Each quaternion is computed from the largest of its four squared components (robust for any angle)."""
-    r = np.asarray(rotations, dtype=np.float64)
-    trace = r[..., 0, 0] + r[..., 1, 1] + r[..., 2, 2]
-    # 4 x^2, 4 y^2, 4 z^2, 4 w^2 from the diagonal; the largest is far from zero.
-    squares = np.stack(
-        [
-            1 + r[..., 0, 0] - r[..., 1, 1] - r[..., 2, 2],
-            1 - r[..., 0, 0] + r[..., 1, 1] - r[..., 2, 2],
-            1 - r[..., 0, 0] - r[..., 1, 1] + r[..., 2, 2],
-            1 + trace,
-        ],
-        axis=-1,
-    )
-    # Row k: the four components times 4 * component k (from off-diagonal sums and differences).
-    candidates = np.stack(
-        [
-            np.stack([squares[..., 0], r[..., 0, 1] + r[..., 1, 0], r[..., 0, 2] + r[..., 2, 0],
-                      r[..., 2, 1] - r[..., 1, 2]], axis=-1),
-            np.stack([r[..., 0, 1] + r[..., 1, 0], squares[..., 1], r[..., 1, 2] + r[..., 2, 1],
-                      r[..., 0, 2] - r[..., 2, 0]], axis=-1),
-            np.stack([r[..., 0, 2] + r[..., 2, 0], r[..., 1, 2] + r[..., 2, 1], squares[..., 2],
-                      r[..., 1, 0] - r[..., 0, 1]], axis=-1),
-            np.stack([r[..., 2, 1] - r[..., 1, 2], r[..., 0, 2] - r[..., 2, 0], r[..., 1, 0] - r[..., 0, 1],
-                      squares[..., 3]], axis=-1),
-        ],
-        axis=-2,
-    )  # fmt: skip
-    best = np.take_along_axis(candidates, squares.argmax(axis=-1)[..., None, None], axis=-2)[..., 0, :]
-    quaternions = best / np.linalg.norm(best, axis=-1, keepdims=True)
-    return np.where(quaternions[..., 3:] < 0, -quaternions, quaternions)
+    """(..., 3, 3) rotation matrices -> (..., 4) unit quaternions (x, y, z, w) with w >= 0, glTF's order,
+    in float64 (`utils.rotations.rotmat_to_quaternion`)."""
+    quaternions = rotmat_to_quaternion(torch.as_tensor(np.asarray(rotations, dtype=np.float64)))
+    return quaternions[..., [1, 2, 3, 0]].numpy()
 
 
 def camera_yfov(camera: ImageCamera) -> float:
