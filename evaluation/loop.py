@@ -26,6 +26,7 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -59,6 +60,10 @@ DETECTOR_CROP_SIZE = 512  # a labelled person's box is resampled to this size be
 
 
 # ----------------------------------------------------------------------------------------------- inputs
+
+
+# Ground-truth silhouettes of a batch by image size: {(H, W): [(batch row, (H, W) bool mask)]}.
+SilhouettesBySize = dict[tuple[int, int], list[tuple[int, np.ndarray]]]
 
 
 class SampleInputError(InputFileError):
@@ -332,11 +337,21 @@ def evaluate(
         if isinstance(predicted, PlacedBodies):
             predicted = SourcePrediction(predicted)
         target = ground_truth.posed(batch.poses, batch.betas, batch.genders)
-        values = _prediction_metrics(dataset, batch, predicted.final, target, ground_truth, source, pooled)
+        silhouettes = _gt_silhouettes(dataset, batch) if with_silhouettes else None  # read once per batch
+        values = _prediction_metrics(
+            dataset, batch, predicted.final, target, silhouettes, ground_truth, source, pooled
+        )
         regressor_values = None
         if predicted.regressor is not None:
             regressor_values = _prediction_metrics(
-                dataset, batch, predicted.regressor, target, ground_truth, source, pooled_regressor
+                dataset,
+                batch,
+                predicted.regressor,
+                target,
+                silhouettes,
+                ground_truth,
+                source,
+                pooled_regressor,
             )
         for row, index in enumerate(batch.indices):
             metrics = {key: float(per_sample[row]) for key, per_sample in values.items()}
@@ -371,11 +386,13 @@ def _prediction_metrics(
     batch: EvalBatch,
     prediction: PlacedBodies,
     target: TargetBodies,
+    silhouettes: SilhouettesBySize | None,
     ground_truth: GroundTruthBodies,
     source: PredictionSource,
     pooled: PooledIoU,
 ) -> dict[str, list[float]]:
-    """Per-sample metric values (mm for 3D, IoU) of one set of predicted bodies of a batch."""
+    """Per-sample metric values (mm for 3D, IoU) of one set of predicted bodies of a batch; `silhouettes`
+    from `_gt_silhouettes` (None: the dataset has none, no IoU)."""
     prediction = _map_prediction(prediction, lambda t: t.to(ground_truth.device).float())
     same_kind = source.body_model == dataset.body_model
     errors = body_metrics(
@@ -385,8 +402,8 @@ def _prediction_metrics(
         pred_tpose_vertices=ground_truth.tpose(prediction.betas, batch.genders) if same_kind else None,
     )
     values = {key: (value * MM_PER_M).tolist() for key, value in errors.items()}
-    if dataset.gt_silhouettes is not None:
-        values["miou"] = _silhouette_ious(dataset, batch, prediction, source.faces, pooled)
+    if silhouettes is not None:
+        values["miou"] = _silhouette_ious(silhouettes, len(batch.indices), prediction, source.faces, pooled)
     return values
 
 
@@ -417,13 +434,10 @@ def _load_batch(
     )
 
 
-def _silhouette_ious(
-    dataset: EvalDataset, batch: EvalBatch, prediction: PlacedBodies, faces: Tensor, pooled: PooledIoU
-) -> list[float]:
-    """Per-sample IoU of the rendered prediction with the ground-truth silhouette (NaN where the
-    ground-truth silhouette is unreadable or the input was measured in a frame of another size)."""
-    ious = [math.nan] * len(batch.indices)
-    by_size: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = {}
+def _gt_silhouettes(dataset: EvalDataset, batch: EvalBatch) -> SilhouettesBySize:
+    """The batch's readable ground-truth silhouettes measured in the frame of their inputs, by image size:
+    {(H, W): [(batch row, (H, W) bool mask)]}."""
+    by_size: SilhouettesBySize = {}
     for row, index in enumerate(batch.indices):
         try:
             target = dataset.gt_silhouette(index)
@@ -431,9 +445,22 @@ def _silhouette_ious(
             continue
         if target.shape == batch.inputs[row].silhouette.shape:
             by_size.setdefault((target.shape[0], target.shape[1]), []).append((row, target))
+    return by_size
+
+
+def _silhouette_ious(
+    by_size: SilhouettesBySize,
+    num_rows: int,
+    prediction: PlacedBodies,
+    faces: Tensor,
+    pooled: PooledIoU,
+) -> list[float]:
+    """Per-row IoU of the rendered prediction with the ground-truth silhouettes of `_gt_silhouettes` (NaN
+    where the ground-truth silhouette is unreadable or the input was measured in a frame of another size)."""
+    ious = [math.nan] * num_rows
     for size, items in by_size.items():
         rows = [row for row, _ in items]
-        selected = PlacedBodies(*(getattr(prediction, f)[rows] for f in PlacedBodies.__dataclass_fields__))
+        selected = _map_prediction(prediction, itemgetter(rows))
         rendered = render_prediction_silhouettes(selected, faces, size)
         targets = torch.from_numpy(np.stack([t for _, t in items])).to(rendered.device)
         pooled.update(rendered, targets)
