@@ -154,20 +154,14 @@ def _create_writable(folder: Path) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as error:
-        raise OutputFolderUnusableError(
-            f"Output folder {folder} is not writable ({error.strerror or error}); pass an --output folder "
-            "you can write to."
-        ) from None
+        raise _not_writable(folder, error) from None
 
 
 def _acquire_lock(folder: Path) -> TextIO:
     try:
         lock = (folder / LOCK_NAME).open("a+")
     except OSError as error:
-        raise OutputFolderUnusableError(
-            f"Output folder {folder} is not writable ({error.strerror or error}); pass an --output folder "
-            "you can write to."
-        ) from None
+        raise _not_writable(folder, error) from None
     try:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -183,3 +177,10 @@ def _acquire_lock(folder: Path) -> TextIO:
     lock.write(str(os.getpid()))
     lock.flush()
     return lock
+
+
+def _not_writable(folder: Path, error: OSError) -> OutputFolderUnusableError:
+    return OutputFolderUnusableError(
+        f"Output folder {folder} is not writable ({error.strerror or error}); pass an --output folder "
+        "you can write to."
+    )
