@@ -95,7 +95,7 @@ class DetectorBackend(ABC):
             image_rgb: (H, W, 3) uint8 RGB image (as `utils.image_io.read_image_rgb` returns it).
             image_path: the file the image came from; needed by backends that read per-image files.
         Returns:
-            Every person found (any order; `predict.person_choice.choose_person` picks one), [] if none.
+            Every person found (any order; `predict.people` orders them by prominence), [] if none.
         Raises:
             ImageDetectionError: this image cannot be processed.
         """
