@@ -77,7 +77,7 @@ def group_figures(predictor: Predictor) -> dict:
         str(DEMO / "ground_truth" / "masks" / f"{GROUP_NAME}_people.png"), cv2.IMREAD_GRAYSCALE
     )
     whole = [truth_silhouette(bundle, truth) for _, truth in people]
-    weights = bundle.body_model.smpl.lbs_weights.numpy()
+    weights = bundle.skinning_weights.numpy()
     textures = {name: load_texture(TEXTURES_DIR, name) for name in TEXTURE_NAMES}
     rows = []
     with retrying_mediapipe() as detector:

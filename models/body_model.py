@@ -1,11 +1,15 @@
 """SMPL-format body model layer (any batch size) and the original STRAPS's extra SMPL joints.
 
-One file format serves every body model: the keys that `smplx.SMPL` reads (`v_template`, `shapedirs`,
-`posedirs`, `J_regressor`, `weights`, `kintree_table`, `f`), stored either in a chumpy-free SMPL `.pkl` or in
-an `.npz` (our open body model). The arrays are handed to `smplx.SMPL` as its `data_struct`, so smplx owns
-the buffers, and the forward pass runs smplx's skinning steps on them directly: the original subclassed
-`smplx.SMPL` with batch buffers fixed at construction (ORIGINAL.md §3, pitfall 14.3), while here every call
-passes pose and shape explicitly, so one layer serves batch 1 at inference and batch 140 in training.
+One file format serves every body model: the SMPL keys (`v_template`, `shapedirs`, `posedirs`,
+`J_regressor`, `weights`, `kintree_table`, `f`), stored either in a chumpy-free SMPL `.pkl` or in an `.npz`
+(our open body model). The layer owns the arrays as buffers and poses them with our own linear blend
+skinning (`models.skinning`). Every call passes pose and shape explicitly, so one layer serves batch 1 at
+inference and batch 140 in training (the original fixed the batch size at construction, ORIGINAL.md §3,
+pitfall 14.3).
+
+The smplx package (non-commercial licence) is imported only on the SMPL path, by `SmplxBodyModel` (the same
+layer whose forward pass is smplx's own skinning, as in the original) and `SMPLJointSuperset` (smplx's SMPL
+vertex-joint ids); the open body never imports it.
 
 `SMPLJointSuperset` rebuilds the original's 90-joint superset (24 skeleton joints, smplx's 21 vertex
 joints, 9 + 19 + 17 regressed joints) with the index maps to COCO-17 and LSP-14 (ORIGINAL.md §3).
@@ -13,21 +17,16 @@ joints, 9 + 19 + 17 regressed joints) with the index maps to COCO-17 and LSP-14 
 
 from __future__ import annotations
 
-import contextlib
-import io
 import pickle
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
-import smplx
 import torch
-from smplx.lbs import batch_rigid_transform, blend_shapes, vertices2joints
-from smplx.vertex_ids import vertex_ids as SMPLX_VERTEX_IDS
-from smplx.vertex_joint_selector import VertexJointSelector
 from torch import nn
 
+from models.skinning import kinematic_chain, pose_corrective_offsets, regress_joints, shape_blend, skin
 from utils.errors import AssetError
 from utils.joint_names import NUM_BETAS, NUM_SKELETON_JOINTS, SMPL_PARENTS
 from utils.numpy_files import NUMPY_READ_ERRORS
@@ -67,8 +66,7 @@ class BodyModelAssetError(AssetError, RuntimeError):
 
 @dataclass(frozen=True)
 class SMPLFormatArrays:
-    """The arrays of an SMPL-format model file. Field names are the file's keys, which are also the
-    attribute names `smplx.SMPL` reads from its `data_struct`."""
+    """The arrays of an SMPL-format model file. Field names are the file's keys."""
 
     v_template: np.ndarray  # (V, 3) rest (T-pose) vertices
     shapedirs: np.ndarray  # (V, 3, >=10) shape blend shapes
@@ -221,27 +219,38 @@ def _shape_problem(a: SMPLFormatArrays) -> str | None:
 
 
 class SMPLFormatBodyModel(nn.Module):
-    """SMPL-format linear blend skinning for any batch size.
+    """SMPL-format linear blend skinning for any batch size, by our own skinning (`models.skinning`).
 
-    The model arrays live in a wrapped `smplx.SMPL` (built with no parameters of its own); `forward` is
-    `smplx.lbs.lbs` on its buffers with rotation matrices, written out so that the pose correctives are
-    skipped when a model has none (the open body: a (B, 207) x (207, 3V) product saved per call).
+    Buffers (float32, in the layouts the skinning functions take):
+        v_template (V, 3), shapedirs (V, 3, 10), posedirs (207, 3V), J_regressor (24, V),
+        lbs_weights (V, 24), parents (24,) int64 (root: -1), faces_tensor (F, 3) int64.
     """
+
+    v_template: torch.Tensor
+    shapedirs: torch.Tensor
+    posedirs: torch.Tensor
+    J_regressor: torch.Tensor
+    lbs_weights: torch.Tensor
+    parents: torch.Tensor
+    faces_tensor: torch.Tensor
 
     def __init__(self, arrays: SMPLFormatArrays):
         super().__init__()
-        # smplx prints a warning about 10 shape components on every construction; it is irrelevant here.
-        with contextlib.redirect_stdout(io.StringIO()):
-            self.smpl = smplx.SMPL(
-                model_path="",
-                data_struct=arrays,
-                num_betas=NUM_BETAS,
-                batch_size=1,
-                create_betas=False,
-                create_global_orient=False,
-                create_body_pose=False,
-                create_transl=False,
-            )
+        num_vertices = arrays.v_template.shape[0]
+
+        def as_float(array: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(np.asarray(array, dtype=np.float32))
+
+        self.register_buffer("v_template", as_float(arrays.v_template))
+        self.register_buffer("shapedirs", as_float(arrays.shapedirs[:, :, :NUM_BETAS]))
+        # (V, 3, 207) -> (207, 3V): one row per pose feature, so the correctives are one matrix product.
+        self.register_buffer("posedirs", as_float(arrays.posedirs.reshape(3 * num_vertices, -1).T))
+        self.register_buffer("J_regressor", as_float(arrays.J_regressor))
+        self.register_buffer("lbs_weights", as_float(arrays.weights))
+        parents = np.asarray(arrays.kintree_table[0], dtype=np.int64).copy()
+        parents[0] = -1  # SMPL files store the root's parent as an unsigned -1 (4294967295)
+        self.register_buffer("parents", torch.as_tensor(parents))
+        self.register_buffer("faces_tensor", torch.as_tensor(np.asarray(arrays.f, dtype=np.int64)))
         self.has_pose_correctives = bool(np.any(arrays.posedirs))
 
     @classmethod
@@ -252,20 +261,20 @@ class SMPLFormatBodyModel(nn.Module):
     @property
     def faces(self) -> torch.Tensor:
         """(F, 3) int64 triangle vertex indices."""
-        return self.smpl.faces_tensor
+        return self.faces_tensor
 
     @property
     def skinning_weights(self) -> torch.Tensor:
         """(V, 24) linear-blend-skinning weight of each skeleton joint per vertex (rows sum to 1)."""
-        return self.smpl.lbs_weights
+        return self.lbs_weights
 
     @property
     def num_vertices(self) -> int:
-        return self.smpl.v_template.shape[0]
+        return self.v_template.shape[0]
 
     @property
     def num_faces(self) -> int:
-        return self.smpl.faces_tensor.shape[0]
+        return self.faces_tensor.shape[0]
 
     def forward(self, pose_rotmats: torch.Tensor, betas: torch.Tensor) -> SkeletonOutput:
         """Posed vertices and skeleton joints.
@@ -277,19 +286,14 @@ class SMPLFormatBodyModel(nn.Module):
             SkeletonOutput with vertices (B, V, 3) and joints (B, 24, 3), in the model's dtype.
         """
         _check_pose_and_betas(pose_rotmats, betas)
-        s = self.smpl
-        dtype = s.v_template.dtype
+        dtype = self.v_template.dtype
         rotations = pose_rotmats.to(dtype)
-        shaped = s.v_template + blend_shapes(betas.to(dtype), s.shapedirs)  # (B, V, 3)
-        rest_joints = vertices2joints(s.J_regressor, shaped)  # (B, 24, 3)
+        shaped = self.tpose_vertices(betas)  # (B, V, 3)
+        rest_joints = regress_joints(self.J_regressor, shaped)  # (B, 24, 3)
         if self.has_pose_correctives:  # skipped for models whose posedirs are all zero (the open body)
-            identity = torch.eye(3, dtype=dtype, device=rotations.device)
-            pose_feature = (rotations[:, 1:] - identity).flatten(1)  # (B, 207)
-            shaped = shaped + (pose_feature @ s.posedirs).view_as(shaped)
-        joints, transforms = batch_rigid_transform(rotations, rest_joints, s.parents, dtype=dtype)
-        # Each vertex moves by the skinning-weighted blend of its joints' rigid transforms (B, V, 4, 4).
-        blended = (s.lbs_weights @ transforms.flatten(2)).view(*shaped.shape[:2], 4, 4)
-        vertices = (blended[..., :3, :3] @ shaped.unsqueeze(-1)).squeeze(-1) + blended[..., :3, 3]
+            shaped = shaped + pose_corrective_offsets(rotations, self.posedirs)
+        world_rotations, joints = kinematic_chain(rotations, rest_joints, self.parents.tolist())
+        vertices = skin(shaped, self.lbs_weights, world_rotations, rest_joints, joints)
         return SkeletonOutput(vertices=vertices, joints=joints)
 
     def tpose_vertices(self, betas: torch.Tensor) -> torch.Tensor:
@@ -297,7 +301,31 @@ class SMPLFormatBodyModel(nn.Module):
         which is what `forward` gives for identity rotations (zero pose correctives, identity skinning)."""
         if betas.ndim != 2 or betas.shape[1] != NUM_BETAS:
             raise ValueError(f"betas must have shape (B, {NUM_BETAS}), got {tuple(betas.shape)}.")
-        return self.smpl.v_template + blend_shapes(betas.to(self.smpl.v_template.dtype), self.smpl.shapedirs)
+        return shape_blend(self.v_template, self.shapedirs, betas.to(self.v_template.dtype))
+
+
+class SmplxBodyModel(SMPLFormatBodyModel):
+    """The SMPL path's layer: the same buffers, posed by smplx's own `lbs` as the original is (smplx is
+    imported here, on first use, never by the open body's path)."""
+
+    def forward(self, pose_rotmats: torch.Tensor, betas: torch.Tensor) -> SkeletonOutput:
+        """Same contract as `SMPLFormatBodyModel.forward`."""
+        from smplx.lbs import lbs  # non-commercial licence: only the user's SMPL files come this way
+
+        _check_pose_and_betas(pose_rotmats, betas)
+        dtype = self.v_template.dtype
+        vertices, joints = lbs(
+            betas.to(dtype),
+            pose_rotmats.to(dtype),  # (B, 24, 3, 3): lbs drops the root's matrix for the correctives
+            self.v_template,
+            self.shapedirs,
+            self.posedirs,
+            self.J_regressor,
+            self.parents,
+            self.lbs_weights,
+            pose2rot=False,
+        )
+        return SkeletonOutput(vertices=vertices, joints=joints)
 
 
 def _check_pose_and_betas(pose_rotmats: torch.Tensor, betas: torch.Tensor) -> None:
@@ -347,6 +375,10 @@ class SMPLJointSuperset(nn.Module):
 
     def __init__(self, extra: np.ndarray, cocoplus: np.ndarray, h36m: np.ndarray):
         super().__init__()
+        # smplx's SMPL vertex ids and selector: the SMPL path only (non-commercial licence).
+        from smplx.vertex_ids import vertex_ids as SMPLX_VERTEX_IDS
+        from smplx.vertex_joint_selector import VertexJointSelector
+
         self.vertex_joints = VertexJointSelector(
             vertex_ids=SMPLX_VERTEX_IDS["smplh"], use_hands=True, use_feet_keypoints=True
         )
@@ -366,7 +398,7 @@ class SMPLJointSuperset(nn.Module):
     def forward(self, vertices: torch.Tensor, joints: torch.Tensor) -> torch.Tensor:
         """vertices (B, 6890, 3) and skeleton joints (B, 24, 3) -> superset (B, 90, 3)."""
         with_vertex_joints = self.vertex_joints(vertices, joints)
-        regressed = vertices2joints(self.regressors.to(vertices.dtype), vertices)
+        regressed = regress_joints(self.regressors.to(vertices.dtype), vertices)
         return torch.cat([with_vertex_joints, regressed], dim=1)
 
 

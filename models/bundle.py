@@ -30,6 +30,7 @@ from models.body_model import (
     BodyModelAssetError,
     SMPLFormatBodyModel,
     SMPLJointSuperset,
+    SmplxBodyModel,
     load_npy_asset,
     superset_to_coco17,
     superset_to_lsp14,
@@ -245,7 +246,7 @@ def _load_smpl_bundle(root: Path, gender: str) -> BodyModelBundle:
     _require([model_path, *regressor_paths, mean_path, texture_path, cube_path], _SMPL_ADVICE)
 
     # The faces come from the model's `f`; the original's smpl_faces.npy holds the same triangles.
-    body_model = SMPLFormatBodyModel.from_file(model_path)
+    body_model = SmplxBodyModel.from_file(model_path)
     if body_model.num_vertices != SMPL_NUM_VERTICES:
         raise BodyModelAssetError(
             f"{model_path} has {body_model.num_vertices} vertices, not SMPL's {SMPL_NUM_VERTICES}; replace "

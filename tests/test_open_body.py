@@ -222,7 +222,7 @@ def test_shoulder_rotation_of_minus_90_degrees_about_z_brings_the_left_arm_down(
     assert abs((down[L_WRIST, 0] - down[L_SHOULDER, 0]).item()) < 0.02
     # Along the body: the hand hangs beside the hip, level with the upper thigh.
     vertices = bundle(down_pose, torch.zeros(1, 10)).vertices[0]
-    hand = vertices[bundle.body_model.smpl.lbs_weights[:, 22] > 0.5]
+    hand = vertices[bundle.skinning_weights[:, 22] > 0.5]
     assert (hand[:, 1].min() < rest[L_HIP, 1]).item() and (hand[:, 0].min() > rest[L_HIP, 0]).item()
     torch.testing.assert_close(down[R_WRIST], rest[R_WRIST])
 

@@ -131,7 +131,7 @@ def test_crop_pixels_in_image():
 
 def test_decimated_mesh_keeps_the_silhouette(bundle):
     rest = bundle.tpose_vertices(bundle.mean_params[None, -10:])[0].numpy()
-    groups = bundle.body_model.smpl.lbs_weights.argmax(1).numpy()
+    groups = bundle.skinning_weights.argmax(1).numpy()
     mesh = decimate_to_faces(rest, bundle.faces.numpy(), groups, 2000)
     assert 1500 <= mesh.faces.shape[0] <= 2500
     assert mesh.faces.min() >= 0 and mesh.faces.max() < mesh.vertex_index.shape[0]

@@ -95,15 +95,15 @@ def rig_from_body_model(body_model: SMPLFormatBodyModel, betas: np.ndarray | tor
         body_model: an SMPL-format body model layer.
         betas: (10,) shape coefficients.
     """
-    smpl = body_model.smpl
+    template = body_model.v_template
     with torch.no_grad():
-        shape = torch.as_tensor(np.asarray(betas), dtype=smpl.v_template.dtype, device=smpl.v_template.device)
+        shape = torch.as_tensor(np.asarray(betas), dtype=template.dtype, device=template.device)
         rest_vertices = body_model.tpose_vertices(shape.reshape(1, -1))[0].cpu().numpy().astype(np.float64)
     return RiggedBody(
         rest_vertices=rest_vertices,
         faces=body_model.faces.cpu().numpy(),
-        rest_joints=smpl.J_regressor.cpu().numpy().astype(np.float64) @ rest_vertices,
+        rest_joints=body_model.J_regressor.cpu().numpy().astype(np.float64) @ rest_vertices,
         skin_weights=body_model.skinning_weights.cpu().numpy().astype(np.float64),
-        parents=tuple(int(p) for p in smpl.parents.tolist()),
+        parents=tuple(int(p) for p in body_model.parents.tolist()),
         joint_names=SMPL_JOINT_NAMES,
     )
