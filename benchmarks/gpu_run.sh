@@ -6,9 +6,10 @@
 #   bash benchmarks/gpu_run.sh OUT_DIR [MINUTES]        # MINUTES of training, default 7
 #   DEVICE=cpu SMOKE=1 bash benchmarks/gpu_run.sh /tmp/gpu_smoke 0.5   # the same steps, tiny, on a CPU
 #
-# Packages: smplx (and PyYAML, tqdm, tensorboard where missing) are installed from wheels in .whl/ beside
-# this repository when they do not import (pip download them on a machine with a registry). The training
-# path imports neither OpenCV nor mediapipe; the prediction benchmark needs mediapipe and is skipped without.
+# Packages: PyYAML, tqdm and tensorboard, where missing, are installed from wheels in .whl/ beside this
+# repository (pip download them on a machine with a registry); smplx is not needed (the open body's path
+# never imports it). The training path imports neither OpenCV nor mediapipe; the prediction benchmark needs
+# mediapipe and is skipped without.
 # The exported checkpoint (about 23 MB in fp16) is also written in parts of at most 15 MB
 # (straps_open_body.pt.part-aa, -ab, ...) for transfers that limit file sizes; `cat` joins them.
 set -euo pipefail
@@ -22,7 +23,7 @@ export PYTHONUNBUFFERED=1
 
 missing=$(python3 - <<'PY'
 import importlib.util
-print(" ".join(m for m in ("smplx", "yaml", "tqdm", "tensorboard") if importlib.util.find_spec(m) is None))
+print(" ".join(m for m in ("yaml", "tqdm", "tensorboard") if importlib.util.find_spec(m) is None))
 PY
 )
 if [ -n "$missing" ]; then

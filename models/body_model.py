@@ -17,6 +17,7 @@ joints, 9 + 19 + 17 regressed joints) with the index maps to COCO-17 and LSP-14 
 
 from __future__ import annotations
 
+import importlib
 import pickle
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -304,17 +305,30 @@ class SMPLFormatBodyModel(nn.Module):
         return shape_blend(self.v_template, self.shapedirs, betas.to(self.v_template.dtype))
 
 
+def import_smplx(module: str) -> Any:
+    """Import a module of smplx for the SMPL path, or say in one sentence how to get it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise BodyModelAssetError(
+            f"The SMPL body model needs the smplx package ({exc}): pip install smplx==0.1.28 (licensed for "
+            "non-commercial research only; the default open body model does not need it)."
+        ) from None
+
+
 class SmplxBodyModel(SMPLFormatBodyModel):
     """The SMPL path's layer: the same buffers, posed by smplx's own `lbs` as the original is (smplx is
-    imported here, on first use, never by the open body's path)."""
+    imported here, never on the open body's path)."""
+
+    def __init__(self, arrays: SMPLFormatArrays):
+        super().__init__(arrays)
+        self._smplx_lbs = import_smplx("smplx.lbs").lbs
 
     def forward(self, pose_rotmats: torch.Tensor, betas: torch.Tensor) -> SkeletonOutput:
         """Same contract as `SMPLFormatBodyModel.forward`."""
-        from smplx.lbs import lbs  # non-commercial licence: only the user's SMPL files come this way
-
         _check_pose_and_betas(pose_rotmats, betas)
         dtype = self.v_template.dtype
-        vertices, joints = lbs(
+        vertices, joints = self._smplx_lbs(
             betas.to(dtype),
             pose_rotmats.to(dtype),  # (B, 24, 3, 3): lbs drops the root's matrix for the correctives
             self.v_template,
@@ -376,12 +390,9 @@ class SMPLJointSuperset(nn.Module):
     def __init__(self, extra: np.ndarray, cocoplus: np.ndarray, h36m: np.ndarray):
         super().__init__()
         # smplx's SMPL vertex ids and selector: the SMPL path only (non-commercial licence).
-        from smplx.vertex_ids import vertex_ids as SMPLX_VERTEX_IDS
-        from smplx.vertex_joint_selector import VertexJointSelector
-
-        self.vertex_joints = VertexJointSelector(
-            vertex_ids=SMPLX_VERTEX_IDS["smplh"], use_hands=True, use_feet_keypoints=True
-        )
+        vertex_ids = import_smplx("smplx.vertex_ids").vertex_ids["smplh"]
+        selector = import_smplx("smplx.vertex_joint_selector").VertexJointSelector
+        self.vertex_joints = selector(vertex_ids=vertex_ids, use_hands=True, use_feet_keypoints=True)
         regressors = np.concatenate([extra, cocoplus, h36m], axis=0)
         self.register_buffer("regressors", torch.as_tensor(regressors, dtype=torch.float32))  # (45, 6890)
 

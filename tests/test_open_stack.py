@@ -10,6 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from models.checkpoint import read_checkpoint
+from train.export import export_run
+
 REPO = Path(__file__).resolve().parents[1]
 ATTEMPT_MARK = "SMPLX IMPORT ATTEMPTED"
 
@@ -54,7 +57,13 @@ def _run_without_smplx(script: str, *args: str) -> subprocess.CompletedProcess:
 def test_prediction_with_exports_runs_without_smplx(tmp_path):
     out = tmp_path / "predict"
     _run_without_smplx(
-        "run_predict.py", "--input", "demo/render_01_standing.jpg", "--output", str(out), "--export", "glb,bvh"
+        "run_predict.py",
+        "--input",
+        "demo/render_01_standing.jpg",
+        "--output",
+        str(out),
+        "--export",
+        "glb,bvh",
     )
     with np.load(out / "render_01_standing.npz") as outputs:
         assert np.isfinite(outputs["vertices"]).all()
@@ -75,7 +84,10 @@ def test_training_runs_without_smplx(tmp_path):
         "data.samples_per_epoch=8",
         "data.val_samples=4",
     )
-    assert list((tmp_path / "train" / "checkpoints").glob("epoch_*.tar"))
+    (checkpoint,) = (tmp_path / "train" / "checkpoints").glob("epoch_*.tar")
+    record = export_run(tmp_path / "train", tmp_path / "shipped.pt", epoch=0)
+    assert record["training_code"]["smplx_imported"] is False
+    assert record["training_code"] == read_checkpoint(checkpoint)["training_code"]
 
 
 @pytest.mark.slow

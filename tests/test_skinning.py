@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from unittest import mock
+
 import pytest
 import torch
 from smplx.lbs import lbs as smplx_lbs
 
-from models.body_model import SMPLFormatBodyModel, SmplxBodyModel
+from models.body_model import BodyModelAssetError, SMPLFormatBodyModel, SmplxBodyModel
 from models.bundle import load_bundle
 from models.skinning import kinematic_chain
 from tests.smpl_fixture import write_smpl_format_assets
@@ -86,3 +89,11 @@ def test_kinematic_chain_composes_parent_rotations():
 def test_a_parent_after_its_child_is_refused():
     with pytest.raises(ValueError, match="must come before it"):
         kinematic_chain(torch.eye(3).repeat(1, 3, 1, 1), torch.zeros(1, 3, 3), (-1, 2, 0))
+
+
+def test_the_smpl_path_without_smplx_says_how_to_install_it(smpl_dir):
+    hidden = {
+        name: None for name in ("smplx", "smplx.lbs", "smplx.vertex_ids", "smplx.vertex_joint_selector")
+    }
+    with mock.patch.dict(sys.modules, hidden), pytest.raises(BodyModelAssetError, match="pip install smplx"):
+        load_bundle("smpl", additional_dir=smpl_dir)

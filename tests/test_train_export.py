@@ -1,12 +1,14 @@
 """train.export: a run's best weights become a loadable fp16 checkpoint with a JSON record."""
 
 import json
+import sys
 
 import torch
 
 from models.checkpoint import load_regressor_weights, read_checkpoint, save_regressor_checkpoint
 from models.regressor import SingleInputRegressor
 from train.export import export_run, main
+from utils.runtime import code_record
 
 
 def _regressor(seed: int) -> SingleInputRegressor:
@@ -24,10 +26,13 @@ def test_export_ships_the_best_weights_without_aliases(tmp_path):
         best_model_state_dict=best.state_dict(),
         config=config,
         body_model={"kind": "open", "gender": "neutral"},
-        extra={"epoch": 3, "step": 50, "val_metrics": {"x": 1.0}},
+        extra={"epoch": 3, "step": 50, "val_metrics": {"x": 1.0}, "training_code": code_record()},
     )
     out = tmp_path / "ship" / "model.pt"
     record = export_run(run, out)
+    assert record["training_code"]["smplx_imported"] == ("smplx" in sys.modules)
+    commit = record["training_code"]["git_commit"]
+    assert commit is None or (len(commit) == 40 and int(commit, 16) >= 0)
 
     assert record["samples_seen"] == 50 * 32 and record["epoch"] == 3
     assert json.loads(out.with_suffix(".json").read_text())["val_metrics_mm"] == {"x": 1.0}

@@ -38,9 +38,15 @@ def export_run(run_dir: Path, out: Path, half_precision: bool = True, epoch: int
         "samples_seen": step * int(config.get("train", {}).get("batch_size", 0)),
         "val_metrics_mm": content.get("val_metrics", {}),
         "fp16": half_precision,
+        # The trainer's git commit and whether smplx was loaded (absent from checkpoints saved before it was
+        # recorded).
+        "training_code": content.get("training_code"),
         "config": config,
     }
-    extra = {key: record[key] for key in ("epoch", "optimiser_steps", "samples_seen", "val_metrics_mm")}
+    extra = {
+        key: record[key]
+        for key in ("epoch", "optimiser_steps", "samples_seen", "val_metrics_mm", "training_code")
+    }
     save_regressor_checkpoint(
         out, weights, config=config, body_model=content.get("body_model"), half_precision=half_precision,
         extra=extra,

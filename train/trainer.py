@@ -56,6 +56,7 @@ from train.synthetic_batch import SyntheticBatch, SyntheticBatchGenerator
 from train.training_model import StepLosses, TrainingModel
 from train.validation import MeanAccumulator, check_metric_names, sample_metrics, to_report
 from utils.precision import RegressorPrecision, choose_precision
+from utils.runtime import code_record
 from utils.stale_files import remove_stale_temp_files
 
 _IMAGE_SAMPLES = 4  # samples per TensorBoard image grid
@@ -335,7 +336,12 @@ class Trainer:
             )
         shown = ", ".join(f"{name} {report[name]:.2f}" for name in tc.metrics_to_track)
         tqdm.write(f"epoch {epoch} validation: {shown}{' (best)' if improved else ''}")
-        extra = {"epoch": epoch, "step": self.progress.step, "val_metrics": report}
+        extra = {
+            "epoch": epoch,
+            "step": self.progress.step,
+            "val_metrics": report,
+            "training_code": code_record(),
+        }
         if improved:
             self._save_regressor(BEST_FILE, self.best_state, extra)
         if tc.checkpoint_every_epochs and (epoch + 1) % tc.checkpoint_every_epochs == 0:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,3 +75,21 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def code_record() -> dict[str, str | bool | None]:
+    """Which code is running, for a trained checkpoint's record: the repository's git commit (None outside a
+    git checkout) and whether the non-commercially licensed smplx package has been imported by this process
+    (only the SMPL path imports it)."""
+    try:
+        commit: str | None = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {"git_commit": commit, "smplx_imported": "smplx" in sys.modules}
