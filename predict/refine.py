@@ -61,11 +61,21 @@ class RefineConfig:
     target_faces: int = 2000  # faces of the decimated mesh used for the silhouette
     joint_scale: float = 0.1  # Geman-McClure scale, normalised crop units (1 = half the crop side)
     silhouette_weight: float = 1.0
+    silhouette_uncovered_weight: float = 1.0  # < 1: the body may lie inside the outline (clothes, hair)
     joint_weight: float = 0.3
     pose_prior_weight: float = 0.002
     betas_prior_weight: float = 0.001
     betas_magnitude_weight: float = 0.0005
     angle_limit_weight: float = 0.1
+    # Legs the picture does not show (knee or ankle undetected or outside the image) start standing and are
+    # held near standing by this weight on their squared Frobenius distance to it, so the regressor's guess
+    # for what it could not see (often a squat) is not kept. 0 turns this off.
+    hidden_leg_weight: float = 0.05
+    # Starting turns of the body about the camera's vertical axis, degrees: every image is fitted from the
+    # regressor's orientation turned by each, batched, and keeps the start that reaches the lowest objective.
+    # 180 tries the body facing the other way, the regressor's commonest orientation error (front and back
+    # views give near-identical silhouettes).
+    orientation_starts: tuple[float, ...] = (0.0,)
 
 
 @dataclass
@@ -98,11 +108,13 @@ class RefineInputs:
 
 @dataclass
 class _FitTargets:
-    """What the objective compares against, fixed for the whole fit: the regressor's rotations (B, 24, 3, 3)
-    and betas (B, 10); the softened silhouettes (B, s, s) at the raster size with per-pixel weights
-    (B, s, s); the detected joints (B, 17, 2) in normalised crop units with their weights (B, 17)."""
+    """What the objective compares against, fixed for the whole fit: the starting rotations (B, 24, 3, 3)
+    with each joint's prior weight (B, 24) and the regressor's betas (B, 10); the softened silhouettes
+    (B, s, s) at the raster size with per-pixel weights (B, s, s); the detected joints (B, 17, 2) in
+    normalised crop units with their weights (B, 17)."""
 
     start_rotmats: Tensor
+    joint_prior_weights: Tensor
     start_betas: Tensor
     silhouettes: Tensor
     pixel_weights: Tensor
@@ -141,17 +153,31 @@ class Refiner:
         self.angle_upper = torch.deg2rad(upper).to(device)[1:]
 
     def refine(self, cam_wp: Tensor, pose6d: Tensor, betas: Tensor, inputs: RefineInputs) -> RefineResult:
-        """Fit (B, 3) cameras, (B, 144) 6D poses and (B, 10) betas to `inputs`; see the module docstring."""
-        cfg = self.config
+        """Fit (B, 3) cameras, (B, 144) 6D poses and (B, 10) betas to `inputs`; see the module docstring.
+
+        With several `orientation_starts`, the K starts of all B images are fitted as one batch of K B and
+        each image keeps its best start; the objective before the fit is the regressor's (the first start).
+        """
         batch_size = cam_wp.shape[0]
+        turns = self.config.orientation_starts
         start = (
             cam_wp.detach().float(),
             pose6d.detach().float().reshape(batch_size, NUM_SKELETON_JOINTS, 6),
             betas.detach(),
         )
         silhouettes, pixel_weights = self._silhouette_targets(inputs)
+        hidden = hidden_leg_joints(inputs) if self.config.hidden_leg_weight > 0 else None
+        if hidden is not None:
+            standing = torch.tensor([1.0, 0.0, 0.0, 1.0, 0.0, 0.0], device=hidden.device)  # identity in 6D
+            start = (start[0], torch.where(hidden[..., None], standing, start[1]), start[2])
+        prior_weights = torch.full(
+            (batch_size, NUM_SKELETON_JOINTS), self.config.pose_prior_weight / NUM_SKELETON_JOINTS
+        ).to(cam_wp.device)
+        if hidden is not None:
+            prior_weights = prior_weights + self.config.hidden_leg_weight * hidden
         targets = _FitTargets(
             start_rotmats=rot6d_to_rotmat(start[1]),
+            joint_prior_weights=prior_weights,
             start_betas=start[2],
             silhouettes=silhouettes,
             pixel_weights=pixel_weights,
@@ -159,6 +185,30 @@ class Refiner:
             joint_weights=inputs.joint_weights,
         )
         active = self._refinable(inputs)
+        if len(turns) > 1:
+            start, targets = _with_orientation_starts(start, targets, turns)
+            active = active.repeat(len(turns))
+        fitted, objective_start, best_objective = self._fit(start, targets, active)
+        if len(turns) > 1:
+            # Each image's best start (index k of K); the regressor's own objective is that of start 0.
+            per_start = best_objective.view(len(turns), batch_size)
+            choice = per_start.argmin(0)
+            rows = choice * batch_size + torch.arange(batch_size, device=choice.device)
+            fitted = tuple(tensor[rows] for tensor in fitted)
+            start = tuple(tensor[:batch_size] for tensor in start)
+            best_objective = per_start.gather(0, choice[None])[0]
+            objective_start = objective_start[:batch_size]
+            active = active[:batch_size]
+        return self._result(start, fitted, objective_start, best_objective, active, (cam_wp, pose6d, betas))
+
+    def _fit(
+        self, start: tuple[Tensor, Tensor, Tensor], targets: _FitTargets, active: Tensor
+    ) -> tuple[tuple[Tensor, Tensor, Tensor], Tensor, Tensor]:
+        """Adam from `start` (cam (N, 3), pose (N, 24, 6), betas (N, 10)); returns the parameters with the
+        lowest objective met per row, the objective at the start (N,) and that lowest objective (N,)."""
+        cfg = self.config
+        batch_size = start[0].shape[0]
+        cam_wp = start[0]
 
         variables = [tensor.clone().requires_grad_(True) for tensor in start]
         cam_variable, pose_variable, betas_variable = variables
@@ -183,6 +233,22 @@ class Refiner:
                 optimiser.step()
 
         assert objective_start is not None  # set by the loop's first pass, which always runs (steps >= 0)
+        return (best[0], best[1], best[2]), objective_start, best_objective
+
+    @staticmethod
+    def _result(
+        start: tuple[Tensor, ...],
+        best: tuple[Tensor, ...],
+        objective_start: Tensor,
+        best_objective: Tensor,
+        active: Tensor,
+        given: tuple[Tensor, Tensor, Tensor],
+    ) -> RefineResult:
+        """The fitted parameters, or the regressor's where the fit is off or did not lower the objective,
+        in the dtypes and shapes of `given` (cam_wp, pose6d, betas)."""
+        cam_wp, pose6d, betas = given
+        batch_size = cam_wp.shape[0]
+        best = tuple(tensor.clone() for tensor in best)
         kept_regressor = ~active | (best_objective >= objective_start)
         for kept, original in zip(best, start, strict=True):
             kept[kept_regressor] = original[kept_regressor]
@@ -221,14 +287,20 @@ class Refiner:
         soft = soft_silhouette(
             vertices, self.faces, focal, None, (size, size), cfg.sigma, cfg.cutoff, checkpointed=False
         )
-        silhouette = ((soft - targets.silhouettes).square() * targets.pixel_weights).flatten(1).sum(1)
+        # Body outside the silhouette costs fully; silhouette the body leaves uncovered costs
+        # `silhouette_uncovered_weight` of that, so loose clothes and hair need not be filled by the body.
+        residual = soft - targets.silhouettes
+        weighted = torch.where(residual > 0, residual, residual * math.sqrt(cfg.silhouette_uncovered_weight))
+        silhouette = (weighted.square() * targets.pixel_weights).flatten(1).sum(1)
 
         squared = (body.coco17_normalised - targets.joints).square().sum(-1)
         robust = squared / (squared + cfg.joint_scale**2)
         weights = targets.joint_weights
         joints = (robust * weights).sum(1) / weights.sum(1).clamp_min(1e-6)
 
-        pose_prior = (rotmats - targets.start_rotmats).square().sum((-1, -2)).mean(1)
+        pose_prior = (
+            (rotmats - targets.start_rotmats).square().sum((-1, -2)) * targets.joint_prior_weights
+        ).sum(1)
         betas_prior = (betas - targets.start_betas).square().sum(1)
         betas_magnitude = betas.square().sum(1)
         angles = _euler_xyz(rotmats[:, 1:])
@@ -238,7 +310,7 @@ class Refiner:
         return (
             cfg.silhouette_weight * silhouette
             + cfg.joint_weight * joints
-            + cfg.pose_prior_weight * pose_prior
+            + pose_prior
             + cfg.betas_prior_weight * betas_prior
             + cfg.betas_magnitude_weight * betas_magnitude
             + cfg.angle_limit_weight * angle_limits
@@ -260,6 +332,59 @@ class Refiner:
         inside = inputs.in_image.flatten(1).sum(1)
         covered = (inputs.silhouettes & inputs.in_image).flatten(1).sum(1)
         return (covered > 0) & (covered < _FULL_MASK_SHARE * inside)
+
+
+# Each leg as (COCO knee, COCO ankle, SMPL hip, knee, ankle, foot), left then right.
+_LEGS = ((13, 15, 1, 4, 7, 10), (14, 16, 2, 5, 8, 11))
+
+
+def hidden_leg_joints(inputs: RefineInputs) -> Tensor:
+    """(B, 24) bool: the SMPL leg joints whose motion the picture does not show. A knee without a fitted
+    detection inside the picture hides its whole leg (hip, knee, ankle, foot); a hidden ankle alone hides
+    the knee's rotation and those below it."""
+    size = inputs.silhouettes.shape[-1]
+    pixel = inputs.joints.round().long().clamp(0, size - 1)  # (B, 17, 2) crop pixels (u, v)
+    inside = inputs.in_image.gather(1, pixel[..., 1:2].expand(-1, -1, size)).gather(2, pixel[..., :1])[..., 0]
+    shown = (inputs.joint_weights > 0) & inside  # (B, 17)
+    hidden = torch.zeros(shown.shape[0], NUM_SKELETON_JOINTS, dtype=torch.bool, device=shown.device)
+    for knee, ankle, hip_joint, knee_joint, ankle_joint, foot_joint in _LEGS:
+        leg_hidden = ~shown[:, knee]
+        shin_hidden = leg_hidden | ~shown[:, ankle]
+        hidden[:, hip_joint] = leg_hidden
+        for joint in (knee_joint, ankle_joint, foot_joint):
+            hidden[:, joint] = shin_hidden
+    return hidden
+
+
+def _with_orientation_starts(
+    start: tuple[Tensor, Tensor, Tensor], targets: _FitTargets, turns: tuple[float, ...]
+) -> tuple[tuple[Tensor, Tensor, Tensor], _FitTargets]:
+    """K = len(turns) copies of the B starts and targets, stacked start by start (row k B + b is image b
+    turned by turns[k] degrees about the camera's vertical axis through the root). The pose prior of each
+    copy points at its own turned start, so that no start is penalised for its turn."""
+    cam_wp, pose6d, betas = start
+    angles = torch.deg2rad(torch.tensor(turns, dtype=pose6d.dtype, device=pose6d.device))
+    cos, sin, zero, one = angles.cos(), angles.sin(), torch.zeros_like(angles), torch.ones_like(angles)
+    turn = torch.stack([cos, zero, sin, zero, one, zero, -sin, zero, cos], dim=1).view(
+        -1, 1, 3, 3
+    )  # (K,1,3,3)
+    root = pose6d[:, 0].reshape(-1, 3, 2)  # the 6D columns turn with the rotation they stand for
+    turned_roots = (turn @ root).reshape(len(turns), -1, 6)  # (K, B, 6)
+    poses = pose6d.repeat(len(turns), 1, 1)
+    poses[:, 0] = turned_roots.reshape(-1, 6)
+    rotmats = targets.start_rotmats.repeat(len(turns), 1, 1, 1)
+    rotmats[:, 0] = (turn @ targets.start_rotmats[:, 0]).reshape(-1, 3, 3)
+    count = len(turns)
+    repeated = _FitTargets(
+        start_rotmats=rotmats,
+        joint_prior_weights=targets.joint_prior_weights.repeat(count, 1),
+        start_betas=targets.start_betas.repeat(count, 1),
+        silhouettes=targets.silhouettes.repeat(count, 1, 1),
+        pixel_weights=targets.pixel_weights.repeat(count, 1, 1),
+        joints=targets.joints.repeat(count, 1, 1),
+        joint_weights=targets.joint_weights.repeat(count, 1),
+    )
+    return (cam_wp.repeat(count, 1), poses, betas.repeat(count, 1)), repeated
 
 
 def crop_pixels_in_image(boxes: Tensor, image_hw: Tensor, size: int) -> Tensor:

@@ -13,7 +13,7 @@ import torch
 
 from models.bundle import load_bundle
 from predict.predictor import Predictor
-from predict.refine import RefineConfig, RefineInputs, Refiner, crop_pixels_in_image
+from predict.refine import RefineConfig, RefineInputs, Refiner, crop_pixels_in_image, hidden_leg_joints
 from renderers import silhouette
 from renderers.decimate import cluster_decimate, decimate_to_faces
 from utils.cameras import weak_perspective_project, weak_perspective_to_translation
@@ -217,3 +217,61 @@ def test_run_predict_writes_both_results(tmp_path):
             for key in ("pose", "betas", "cam_wp", "cam_t", "pose_rotmats"):
                 assert data[f"{key}_regressor"].shape == data[key].shape
             assert not np.array_equal(data["betas"], data["betas_regressor"])
+
+
+def test_hidden_leg_joints_follow_the_knees_and_ankles():
+    size = 16
+    joints = torch.full((3, 17, 2), 4.0)
+    weights = torch.ones(3, 17)
+    weights[0, 13] = 0.0  # left knee undetected: the whole left leg is hidden
+    weights[1, 16] = 0.0  # right ankle undetected: the right knee's rotation and below
+    joints[2, 14] = torch.tensor([4.0, 14.0])  # right knee detected but below the picture's border
+    in_image = torch.zeros(3, size, size, dtype=torch.bool)
+    in_image[:, :10] = True
+    inputs = RefineInputs(torch.zeros(3, size, size, dtype=torch.bool), joints, weights, in_image)
+    hidden = hidden_leg_joints(inputs)
+    assert hidden[0].nonzero().flatten().tolist() == [1, 4, 7, 10]
+    assert hidden[1].nonzero().flatten().tolist() == [5, 8, 11]
+    assert hidden[2].nonzero().flatten().tolist() == [2, 5, 8, 11]
+
+
+def test_legs_the_picture_hides_stand_instead_of_keeping_the_regressors_squat(bundle):
+    rotmats, betas, cam_wp = _true_bodies(bundle, 1, seed=9)
+    squat = rotmats.clone()
+    knee_bend = axis_angle_to_rotmat(torch.tensor([[[1.6, 0.0, 0.0]]]))[0, 0]
+    hip_bend = axis_angle_to_rotmat(torch.tensor([[[-1.5, 0.0, 0.0]]]))[0, 0]
+    squat[:, [1, 2]], squat[:, [4, 5]] = hip_bend, knee_bend
+    masks, joints = _observe(bundle, rotmats, betas, cam_wp)
+    in_image = torch.zeros_like(masks)
+    in_image[:, : int(joints[0, 11:13, 1].max()) + 4] = True  # the picture ends just below the hips
+    shown = (joints[..., 1] < in_image.sum(1).max()).float()
+    inputs = RefineInputs(masks & in_image, joints, shown, in_image)
+    start = rotmat_to_rot6d(squat).reshape(1, -1)
+    legs = [1, 2, 4, 5]
+
+    def leg_distance_to_standing(config):
+        result = Refiner(bundle, config).refine(cam_wp, start, betas, inputs)
+        fitted = rot6d_to_rotmat(result.pose6d.reshape(1, 24, 6))[0, legs]
+        return (fitted - torch.eye(3)).square().sum((-1, -2)).sqrt().max()
+
+    assert leg_distance_to_standing(RefineConfig(steps=10)) < 0.1
+    assert leg_distance_to_standing(RefineConfig(steps=10, hidden_leg_weight=0.0)) > 1.0  # the squat stays
+
+
+def test_a_start_turned_the_other_way_recovers_the_orientation(bundle):
+    rotmats, betas, cam_wp = _true_bodies(bundle, 2, seed=11)
+    masks, joints = _observe(bundle, rotmats, betas, cam_wp)
+    half_turn = axis_angle_to_rotmat(torch.tensor([[[0.0, math.pi, 0.0]]]))[0, 0]
+    wrong = rotmats.clone()
+    wrong[:, 0] = half_turn @ rotmats[:, 0]  # the regressor's guess faces away from the camera
+    start = rotmat_to_rot6d(wrong).reshape(2, -1)
+
+    def root_error_degrees(turns):
+        config = RefineConfig(steps=10, orientation_starts=turns)
+        result = Refiner(bundle, config).refine(cam_wp, start, betas, _inputs(masks, joints))
+        root = rot6d_to_rotmat(result.pose6d.reshape(2, 24, 6))[:, 0]
+        cosine = ((root.transpose(-1, -2) @ rotmats[:, 0]).diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2
+        return torch.rad2deg(torch.arccos(cosine.clamp(-1, 1)))
+
+    assert (root_error_degrees((0.0, 180.0)) < 10).all()
+    assert (root_error_degrees((0.0,)) > 90).all()
