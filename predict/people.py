@@ -1,7 +1,8 @@
 """Every person in a picture and the most prominent one (the group overlay is `predict.group_overlay`).
 
 `find_people` finds everybody with a detector that returns one person per call (mediapipe's pose solution,
-the offline default): detect, paint that person out, detect again, until nobody new is found or
+the offline default): detect, limit the silhouette to the person's body reach (`predict.body_reach`: a
+segmentation also marks neighbours), paint that person out, detect again, until nobody new is found or
 `max_people` are. Painting out fills the person's dilated silhouette by inpainting at a quarter of the
 resolution (fast, and it leaves no person-shaped flat blob for the detector to find again). A person found
 later keeps only the pixels no earlier person took, and a detection that is mostly inside earlier people
@@ -23,6 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from predict.body_reach import within_reach
 from predict.detectors.base import DetectorBackend, PersonDetection, mask_box
 
 PEOPLE_MODES = ("main", "all")
@@ -69,7 +71,10 @@ def find_people(
         calls += 1
         if not people:
             attempt = getattr(detector, "last_attempt", None)
-        new = [person for person in (_without(p, taken) for p in found) if person is not None]
+        # Each silhouette limited to its own skeleton's reach first: a segmentation that also covers a
+        # neighbour would otherwise inflate this body and paint the neighbour out unfound.
+        reached = [person for person in map(within_reach, found) if person is not None]
+        new = [person for person in (_without(p, taken) for p in reached) if person is not None]
         if not new:
             break
         for person in new[: max_people - len(people)]:
