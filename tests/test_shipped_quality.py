@@ -46,11 +46,11 @@ def test_refined_body_on_exact_inputs_stays_near_the_quoted_quality(predictor, s
     batch = predictor.predict_proxy(mask[None], keypoints[None])
 
     truth = np.load(GROUND_TRUTH / f"{stem}_gt.npz")
+    true_pose, true_betas = (torch.as_tensor(truth[key], dtype=torch.float32) for key in ("pose", "betas"))
+    true_rotmats = axis_angle_to_rotmat(true_pose.view(1, 24, 3))
     with torch.no_grad():
-        true_rotmats = axis_angle_to_rotmat(torch.as_tensor(truth["pose"], dtype=torch.float32).view(1, 24, 3))
-        true_lsp14 = predictor.bundle(true_rotmats, torch.as_tensor(truth["betas"], dtype=torch.float32)[None])
+        expected = predictor.bundle(true_rotmats, true_betas[None]).lsp14[0].numpy()
     predicted = batch.lsp14[0].cpu().numpy()
-    expected = true_lsp14.lsp14[0].numpy()
     mpjpe = 1000 * np.linalg.norm(_pelvis_aligned(predicted) - _pelvis_aligned(expected), axis=1).mean()
     aligned = procrustes_align(torch.as_tensor(predicted)[None], torch.as_tensor(expected)[None])[0].numpy()
     pa_mpjpe = 1000 * np.linalg.norm(aligned - expected, axis=1).mean()
