@@ -26,12 +26,14 @@ import numpy as np
 
 from predict.body_reach import within_reach
 from predict.detectors.base import DetectorBackend, PersonDetection, mask_box
+from predict.detectors.retry import map_window_back
 
 PEOPLE_MODES = ("main", "all")
 DEFAULT_MAX_PEOPLE = 8
 INPAINT_SCALE = 4  # paint people out at 1/4 resolution: ~10 ms for a 640 x 480 picture
 MIN_NEW_SHARE = 0.3  # a detection with less of its silhouette outside earlier people is a repeat
 KEYPOINT_SEEN = 0.5  # keypoints at least this confident count towards completeness
+TILE_MIN_SIDE = 720  # pictures with a shorter side are searched whole only (their people are large enough)
 
 
 @dataclass
@@ -48,40 +50,111 @@ def find_people(
     image_rgb: np.ndarray,
     image_path: Path | None = None,
     max_people: int = DEFAULT_MAX_PEOPLE,
+    tiles: bool = True,
 ) -> PeopleFound:
     """Everybody in the picture (at most `max_people`), ordered by `prominence`.
 
     The detector's retries (a `RetryingDetector`) run for the first search only: once someone is found,
-    the plain backend (`detector.primary`) looks for the others.
+    the plain backend (`detector.primary`) looks for the others. With `tiles`, a large picture (short side
+    at least `TILE_MIN_SIDE`) is then searched window by window (`tile_windows`), so that people too small
+    for a whole-picture detection are found too.
     Raises:
         ImageDetectionError: the detector cannot process this picture.
     """
     height, width = image_rgb.shape[:2]
     plain = getattr(detector, "primary", detector)
-    work = image_rgb
-    taken = np.zeros((height, width), bool)
-    people: list[PersonDetection] = []
-    attempt = None
-    calls = 0
-    grow = max(3, round(0.01 * max(height, width)))  # silhouettes miss a few pixels of hair and clothes
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-    while len(people) < max_people:
-        backend = detector if not people else plain
-        found = backend.detect(work, image_path)
-        calls += 1
-        if not people:
-            attempt = getattr(detector, "last_attempt", None)
-        # Each silhouette limited to its own skeleton's reach first: a segmentation that also covers a
-        # neighbour would otherwise inflate this body and paint the neighbour out unfound.
-        reached = [person for person in map(within_reach, found) if person is not None]
-        new = [person for person in (_without(p, taken) for p in reached) if person is not None]
-        if not new:
-            break
-        for person in new[: max_people - len(people)]:
-            people.append(person)
-            taken |= person.mask
-        work = paint_out(work, cv2.dilate(taken.astype(np.uint8), kernel) > 0)
-    return PeopleFound(order_by_prominence(people, (height, width)), attempt, calls)
+    search = _Search(image_rgb, image_path, max_people)
+    search.run(detector, plain)
+    search.attempt = getattr(detector, "last_attempt", None) if search.calls else None
+    if tiles and plain.looks_at_pixels:
+        for window in tile_windows((height, width)):
+            if len(search.people) >= max_people:
+                break
+            search.run(plain, plain, window)
+    return PeopleFound(order_by_prominence(search.people, (height, width)), search.attempt, search.calls)
+
+
+def tile_windows(image_hw: tuple[int, int]) -> list[tuple[int, int, int]]:
+    """Square windows (x0, y0, side) that cover a picture whose short side is at least `TILE_MIN_SIDE`,
+    half the short side each, overlapping by half, centre first then row by row ([] for smaller pictures).
+    A person a tenth of the picture tall fills a fifth of such a window: large enough for the detector."""
+    height, width = image_hw
+    short = min(height, width)
+    if short < TILE_MIN_SIDE:
+        return []
+    side = short // 2
+    stride = side // 2
+
+    def starts(length: int) -> list[int]:
+        last = length - side
+        return sorted({*range(0, last, stride), last})
+
+    windows = [(x0, y0, side) for y0 in starts(height) for x0 in starts(width)]
+    centre = ((width - side) / 2, (height - side) / 2)
+    # The most central window first: when max_people cuts the search short, the middle has been seen.
+    first = min(windows, key=lambda w: abs(w[0] - centre[0]) + abs(w[1] - centre[1]))
+    return [first] + [w for w in windows if w != first]
+
+
+class _Search:
+    """The people found so far in one picture, the picture with them painted out, and the pixels they
+    took; `run` adds whoever a backend finds in the picture or in one window of it."""
+
+    def __init__(self, image_rgb: np.ndarray, image_path: Path | None, max_people: int):
+        height, width = image_rgb.shape[:2]
+        self.image_path = image_path
+        self.max_people = max_people
+        self.work = image_rgb
+        self.taken = np.zeros((height, width), bool)
+        self.people: list[PersonDetection] = []
+        self.attempt: str | None = None
+        self.calls = 0
+        grow = max(3, round(0.01 * max(height, width)))  # silhouettes miss a few pixels of hair and clothes
+        self.kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+
+    def run(
+        self, first: DetectorBackend, rest: DetectorBackend, window: tuple[int, int, int] | None = None
+    ) -> None:
+        """Detect with `first`, then with `rest` on the painted picture, until nobody new is found; in
+        `window` (x0, y0, side) only, when given."""
+        height, width = self.taken.shape
+        found_here = 0
+        while len(self.people) < self.max_people:
+            backend = first if not found_here else rest
+            if window is None:
+                found = backend.detect(self.work, self.image_path)
+            else:
+                x0, y0, side = window
+                view = np.ascontiguousarray(self.work[y0 : y0 + side, x0 : x0 + side])
+                found = map_window_back(backend.detect(view, self.image_path), (x0, y0), (height, width))
+                found = [person for person in found if _whole_in_window(person.box, window, (height, width))]
+            self.calls += 1
+            # Each silhouette limited to its own skeleton's reach first: a segmentation that also covers a
+            # neighbour would otherwise inflate this body and paint the neighbour out unfound.
+            reached = [person for person in map(within_reach, found) if person is not None]
+            new = [person for person in (_without(p, self.taken) for p in reached) if person is not None]
+            if not new:
+                return
+            for person in new[: self.max_people - len(self.people)]:
+                self.people.append(person)
+                self.taken |= person.mask
+                found_here += 1
+            self.work = paint_out(self.work, cv2.dilate(self.taken.astype(np.uint8), self.kernel) > 0)
+
+
+def _whole_in_window(box: np.ndarray, window: tuple[int, int, int], image_hw: tuple[int, int]) -> bool:
+    """Whether a person's box [x0, y0, x1, y1] keeps off the window's edges (those that are not the
+    picture's own). Windows overlap by half, so anyone smaller than half a window is whole in one of them;
+    a person cut by a window's edge is large, or a part of someone found whole elsewhere."""
+    x0, y0, side = window
+    height, width = image_hw
+    margin = 2.0
+    return bool(
+        (x0 == 0 or box[0] > x0 + margin)
+        and (y0 == 0 or box[1] > y0 + margin)
+        and (x0 + side >= width or box[2] < x0 + side - margin)
+        and (y0 + side >= height or box[3] < y0 + side - margin)
+    )
 
 
 def paint_out(image_rgb: np.ndarray, region: np.ndarray) -> np.ndarray:

@@ -178,3 +178,47 @@ def test_people_all_writes_per_person_files_one_overlay_and_a_people_list(tmp_pa
             assert data["vertices"].shape[1] == 3
     assert sorted(path.name for path in out.glob("*.png")) == ["group_overlay.png"]
     assert cv2.imread(str(out / "group_overlay.png")).shape == (480, 640, 3)
+
+
+def test_tiles_find_people_too_small_for_a_whole_picture_search() -> None:
+    """Two rendered people 150 and 200 px tall on a 1920 x 1080 gravel picture: the whole-picture search
+    misses them, the tiled search finds each once, whole, where they stand."""
+    render = cv2.imread(str(Path(__file__).resolve().parents[1] / "demo" / "render_01_standing.jpg"))[
+        :, :, ::-1
+    ]
+    mask = (
+        cv2.imread(
+            str(
+                Path(__file__).resolve().parents[1]
+                / "demo"
+                / "ground_truth"
+                / "masks"
+                / "render_01_standing.png"
+            ),
+            cv2.IMREAD_GRAYSCALE,
+        )
+        > 0
+    )
+    gravel = cv2.imread(str(Path(__file__).resolve().parents[1] / "demo" / "textures" / "gravel.png"))[
+        :, :, ::-1
+    ]
+    picture = np.ascontiguousarray(cv2.resize(gravel, (1920, 1080)))
+    rows, cols = np.nonzero(mask)
+    person, silhouette = (a[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1] for a in (render, mask))
+    boxes = []
+    for left, height in ((400, 150), (1300, 200)):
+        scale = height / person.shape[0]
+        small = cv2.resize(person, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        small_mask = cv2.resize(silhouette.astype(np.uint8), small.shape[1::-1]) > 0
+        top = 700
+        region = picture[top : top + small.shape[0], left : left + small.shape[1]]
+        region[small_mask] = small[small_mask]
+        boxes.append((left, top, left + small.shape[1], top + small.shape[0]))
+    with make_detector("mediapipe", "mediapipe") as detector:
+        whole = find_people(detector, picture, tiles=False)
+        tiled = find_people(detector, picture, tiles=True)
+    assert len(whole.people) < 2
+    assert len(tiled.people) == 2
+    for x0, y0, x1, y1 in boxes:
+        centres = [person.centre for person in tiled.people]
+        assert sum(x0 <= u <= x1 and y0 <= v <= y1 for u, v in centres) == 1

@@ -86,6 +86,10 @@ class DetectorBackend(ABC):
     """Finds people in RGB images. Backends hold models: build one, reuse it, close it (or use `with`)."""
 
     name: str
+    # Whether people are found in the pixels passed in (a window of a picture works like a picture), as
+    # opposed to files named after the image (precomputed masks): the people search tiles large pictures
+    # only for backends that look at pixels.
+    looks_at_pixels: bool = True
 
     @abstractmethod
     def detect(self, image_rgb: np.ndarray, image_path: Path | None = None) -> list[PersonDetection]:

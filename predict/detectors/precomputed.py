@@ -38,6 +38,7 @@ class PrecomputedBackend(DetectorBackend):
     """Reads one person's mask and keypoints per image from files."""
 
     name = "precomputed"
+    looks_at_pixels = False
 
     def __init__(self, mask_dir: str | Path, keypoints_dir: str | Path | None = None) -> None:
         """

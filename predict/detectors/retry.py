@@ -68,7 +68,7 @@ class RetryingDetector(DetectorBackend):
             top, left = (side - height) // 2, (side - width) // 2
             padded = np.zeros((side, side, 3), np.uint8)
             padded[top : top + height, left : left + width] = image_rgb
-            return _map_back(self.primary.detect(padded, image_path), (-left, -top), (height, width))
+            return map_window_back(self.primary.detect(padded, image_path), (-left, -top), (height, width))
         if attempt == "low_threshold":
             return None if self.fallback is None else self.fallback.detect(image_rgb, image_path)
         short = min(height, width)
@@ -77,7 +77,7 @@ class RetryingDetector(DetectorBackend):
         start = {"crop_centre": (side - short) // 2, "crop_start": 0, "crop_end": side - short}[attempt]
         x0, y0 = (start, 0) if width > height else (0, start)
         crop = np.ascontiguousarray(image_rgb[y0 : y0 + short, x0 : x0 + short])
-        return _map_back(lower.detect(crop, image_path), (x0, y0), (height, width))
+        return map_window_back(lower.detect(crop, image_path), (x0, y0), (height, width))
 
     def close(self) -> None:
         self.primary.close()
@@ -85,7 +85,7 @@ class RetryingDetector(DetectorBackend):
             self.fallback.close()
 
 
-def _map_back(
+def map_window_back(
     people: list[PersonDetection], offset: tuple[int, int], image_hw: tuple[int, int]
 ) -> list[PersonDetection]:
     """Detections made on a window of an image whose pixel (0, 0) is the image's pixel `offset` (x, y;
