@@ -27,21 +27,23 @@ import numpy as np
 import torch
 
 from data.procedural_poses import ProceduralPoseSource, euler_to_rotmat
-from models.bundle import load_bundle
-from renderers import rasterize
-from tools.demo_scenes import (
+from evaluation.photo_render import (
     FOCAL_PER_LONG_SIDE,
     JPEG_QUALITY,
     ROOMS,
     TEXTURE_NAMES,
+    compose_picture,
+    load_texture,
+    vertex_colours,
+)
+from models.bundle import load_bundle
+from renderers import rasterize
+from tools.demo_scenes import (
     Scene,
     SceneTruth,
     camera_vertices,
-    compose_picture,
-    load_texture,
     sample_pose_and_shape,
     truth_keypoints,
-    vertex_colours,
 )
 from utils.rotations import axis_angle_to_rotmat, rotmat_to_axis_angle
 
