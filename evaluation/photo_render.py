@@ -27,6 +27,7 @@ import torch
 
 from models.bundle import BodyModelBundle
 from renderers import Lighting, shade, silhouette
+from utils.cameras import perspective_project
 
 TEXTURES_DIR = Path(__file__).resolve().parents[1] / "demo" / "textures"
 Textures = dict[str, np.ndarray]  # name -> (h, w) float32 tileable grayscale texture
@@ -292,6 +293,40 @@ def pitch_rotation(pitch_deg: float) -> torch.Tensor:
     """(3, 3) float32 R with x_camera = R x_level for a camera pitched `pitch_deg` down (negative: up)."""
     a = math.radians(pitch_deg)
     return torch.tensor([[1.0, 0.0, 0.0], [0.0, math.cos(a), -math.sin(a)], [0.0, math.sin(a), math.cos(a)]])
+
+
+def frame_translation(
+    vertices: torch.Tensor,
+    image_hw: tuple[int, int],
+    focal: float,
+    fill: float,
+    offset: tuple[float, float] = (0.0, 0.0),
+) -> np.ndarray:
+    """Translation (3,) that puts the box of the points `vertices` (V, 3) `offset` (a share of (W, H)) from
+    the image centre and makes it fill `fill` of the image height or width, whichever binds (camera with
+    the principal point at the image centre)."""
+    height, width = image_hw
+    centre = torch.tensor([width * (0.5 + offset[0]), height * (0.5 + offset[1])])
+    extent = vertices.amax(0) - vertices.amin(0)
+    depth = max(float(extent[0]) / width, float(extent[1]) / height) * focal / fill
+    t = torch.tensor([0.0, 0.0, depth]) - vertices.mean(0)
+    for _ in range(8):  # fixed-point refinement: perspective makes size and centre depend on t
+        uv = perspective_project(vertices[None], focal, torch.tensor([width / 2, height / 2]), t[None])[0]
+        size = uv.amax(0) - uv.amin(0)
+        scale = max(float(size[0]) / width, float(size[1]) / height) / fill
+        z = float(t[2] + vertices[:, 2].mean())
+        box_centre = (uv.amax(0) + uv.amin(0)) / 2
+        shift = (centre - box_centre) * z / focal
+        t = t + torch.tensor([float(shift[0]), float(shift[1]), z * (scale - 1.0)])
+    return t.numpy().astype(np.float32)
+
+
+def stand_on_floor(body: torch.Tensor, x: float, depth: float, camera_height: float) -> np.ndarray:
+    """cam_t (3,) that stands a body (V, 3, body frame, no translation) on the floor `camera_height` below a
+    level camera, its centre `x` metres to the right and `depth` metres away."""
+    low, high = body.amin(0), body.amax(0)
+    centre_x, centre_z = float(low[0] + high[0]) / 2, float(low[2] + high[2]) / 2
+    return np.array([x - centre_x, camera_height - float(high[1]), depth - centre_z], np.float32)
 
 
 def light_direction(azimuth_deg: float) -> tuple[float, float, float]:

@@ -40,6 +40,7 @@ from evaluation.photo_render import (
     TEXTURE_NAMES,
     Textures,
     compose_picture,
+    frame_translation,
     load_texture,
     vertex_colours,
 )
@@ -192,20 +193,7 @@ def sample_pose_and_shape(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
 
 def frame_camera(vertices: torch.Tensor, scene: Scene, focal: float) -> np.ndarray:
     """Translation (3,) that puts the body box at the scene's place and size. vertices: (V, 3)."""
-    height, width = scene.image_hw
-    centre = torch.tensor([width * (0.5 + scene.offset[0]), height * (0.5 + scene.offset[1])])
-    extent = vertices.amax(0) - vertices.amin(0)
-    depth = max(float(extent[0]) / width, float(extent[1]) / height) * focal / scene.fill
-    t = torch.tensor([0.0, 0.0, depth]) - vertices.mean(0)
-    for _ in range(8):  # fixed-point refinement: perspective makes size and centre depend on t
-        uv = perspective_project(vertices[None], focal, torch.tensor([width / 2, height / 2]), t[None])[0]
-        size = uv.amax(0) - uv.amin(0)
-        scale = max(float(size[0]) / width, float(size[1]) / height) / scene.fill
-        z = float(t[2] + vertices[:, 2].mean())
-        box_centre = (uv.amax(0) + uv.amin(0)) / 2
-        shift = (centre - box_centre) * z / focal
-        t = t + torch.tensor([float(shift[0]), float(shift[1]), z * (scale - 1.0)])
-    return t.numpy().astype(np.float32)
+    return frame_translation(vertices, scene.image_hw, focal, scene.fill, scene.offset)
 
 
 def render_scene(
