@@ -17,9 +17,8 @@ keep one order. labels.npz is written last, so a folder without it is an unfinis
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -27,7 +26,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from evaluation.datasets import DatasetError, read_label_arrays
+from evaluation.datasets import DatasetError, read_generated_labels, settings_json
 from evaluation.photo_render import JPEG_QUALITY, TEXTURE_NAMES, TEXTURES_DIR, load_texture
 from evaluation.scene_cases import LayoutSampler, SceneBenchmarkConfig
 from evaluation.scene_render import BodyPoser, render_picture
@@ -138,7 +137,7 @@ def generate_scene_benchmark(
         **{key: np.stack(values) for key, values in people.items()},
         image_hw=np.array(config.image_hw, np.int64),
         body_model=np.array(config.body_model),
-        config=np.array(_config_json(config)),
+        config=np.array(settings_json(config)),
     )
     os.replace(partial, out_dir / "labels.npz")
     return out_dir
@@ -171,13 +170,7 @@ def read_scene_benchmark(root: Path, config: SceneBenchmarkConfig) -> SceneBench
     Raises:
         DatasetError: the folder holds a benchmark made with other settings.
     """
-    content = read_label_arrays(root / "labels.npz", "delete the folder to regenerate it")
-    stored = str(content["config"]) if "config" in content else None
-    if stored != _config_json(config):
-        raise DatasetError(
-            f"{root} holds a scene benchmark made with other settings ({stored}); delete the folder to "
-            "regenerate it, or pass another --data_dir."
-        )
+    content = read_generated_labels(root, config, "scene benchmark")
     return SceneBenchmark(
         root=root,
         config=config,
@@ -194,10 +187,6 @@ def read_scene_benchmark(root: Path, config: SceneBenchmarkConfig) -> SceneBench
         visible_fraction=content["visible_fraction"].astype(np.float32),
         body_model=str(content["body_model"]),
     )
-
-
-def _config_json(config: SceneBenchmarkConfig) -> str:
-    return json.dumps(asdict(config), sort_keys=True)
 
 
 def _png(fname: str, person: int | None = None) -> str:
