@@ -52,6 +52,13 @@ CASES: dict[str, str] = {
     "small": "one to three people 80-200 px tall at 1080 px picture height (scaled to the picture)",
     "build": "full body, yaw within 45 deg, betas 0 and 1 over +-2.5 (short to tall, slim to heavy)",
 }
+# |yaw| ranges of the view cases in degrees (either sign); loose clothing and builds turn up to 45 deg.
+VIEW_YAWS = {
+    "front": (0.0, 20.0),
+    "three_quarter": (30.0, 60.0),
+    "side": (75.0, 105.0),
+    "back": (160.0, 200.0),
+}
 # Posed vertices (V, 3) of a pose (72,) and betas (10,), no translation.
 BodyFunction = Callable[[np.ndarray, np.ndarray], torch.Tensor]
 CASE_WEIGHTS: dict[str, int] = {"group": 2}  # others 1: groups hold the most people and vary the most
@@ -197,9 +204,7 @@ class LayoutSampler:
         rng = draws.rng
         limit = self.config.pitch_range_deg
         layout.pitch_deg = float(rng.uniform(-limit, limit))
-        yaw_ranges = {"front": (0.0, 20.0), "three_quarter": (30.0, 60.0), "side": (75.0, 105.0)}
-        yaw_ranges["back"] = (160.0, 200.0)
-        low, high = yaw_ranges.get(layout.case, (0.0, 45.0))
+        low, high = VIEW_YAWS.get(layout.case, (0.0, 45.0))
         yaw = float(rng.uniform(low, high)) * float(rng.choice((-1.0, 1.0)))
         loose = layout.case == "loose_clothing"
         person = self._framed(layout, draws, yaw, float(rng.uniform(0.7, 0.88)), None, loose=loose)

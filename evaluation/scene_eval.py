@@ -142,7 +142,7 @@ def _evaluate_picture(
     by_person: dict[int, tuple[dict[str, float], dict[str, float] | None]] = {}
     if found:
         values, regressor_values = _body_values(
-            benchmark, index, found, matched, people, predictor, ground_truth
+            benchmark, index, found, matched, people, loaded.original_hw, predictor, ground_truth
         )
         for n, k in enumerate(found):
             by_person[k] = (values[n], regressor_values[n] if regressor_values is not None else None)
@@ -172,12 +172,12 @@ def _body_values(
     found: list[int],
     matched: dict[int, int],
     people: list[PersonDetection],
+    image_hw: tuple[int, int],
     predictor: Predictor,
     ground_truth: GroundTruthBodies,
 ) -> tuple[list[dict[str, float]], list[dict[str, float]] | None]:
-    """Per found person (true index in `found`), the metric values of its matched prediction: refined,
-    and the regressor's own when refinement ran."""
-    image_hw = (int(benchmark.config.image_hw[0]), int(benchmark.config.image_hw[1]))
+    """Per found person (true index in `found`), the metric values of its matched prediction in the
+    picture of `image_hw` (H, W): refined, and the regressor's own when refinement ran."""
     out = predictor.predict_proxy(
         [p.mask for p in people], np.stack([p.keypoints for p in people]), [image_hw] * len(people)
     )
