@@ -2,6 +2,10 @@
 
     python run_evaluate.py --dataset ssp3d --data_dir DIR [--checkpoint PATH] [--body_model open|smpl]
         [--silh_from ... --joints_from ...] [--device auto|cpu|cuda] [--limit N] [--out results.json]
+    python run_evaluate.py --dataset scenes [--num_samples N] [--scene_cases front,group,...]
+
+The scene benchmark runs the whole pipeline of `run_predict.py --people all` (detector, people search,
+predictor) on rendered photographs and reports per case (evaluation/scene_eval.py).
 
 Exit codes: 0 after a completed run (samples that could not be evaluated are listed in the report),
 2 for usage errors, 1 for missing or unusable files (dataset, checkpoint, body model, detector).
@@ -15,15 +19,20 @@ import contextlib
 import sys
 from pathlib import Path
 
-from evaluation.datasets import read_dataset, require_precomputed_inputs
+from evaluation.datasets import EvalDataset, read_dataset, require_precomputed_inputs
 from evaluation.loop import (
     DatasetInputs,
     DetectorInputs,
     GroundTruthBodies,
+    InputSource,
     PredictorSource,
     evaluate,
 )
-from evaluation.report import format_table, write_report_json
+from evaluation.report import EvalReport, format_table, write_report_json
+from evaluation.scene_benchmark import DEFAULT_DIR as SCENES_DIR
+from evaluation.scene_benchmark import ensure_scene_benchmark
+from evaluation.scene_cases import CASES, SceneBenchmarkConfig
+from evaluation.scene_eval import evaluate_scenes
 from evaluation.synthetic import (
     DEFAULT_DIR,
     SyntheticBenchmarkConfig,
@@ -37,13 +46,17 @@ from predict.detectors import (
     SILHOUETTE_SOURCES,
     joint_threshold,
     make_detector,
+    make_image_detector,
 )
+from predict.detectors.factory import JOINTS_FOR_SILHOUETTES
+from predict.people import DEFAULT_MAX_PEOPLE
 from predict.predictor import DEFAULT_CHECKPOINT, Predictor
 from predict.refine import RefineConfig
-from utils.errors import StrapsError, exit_code
+from utils.errors import StrapsError, UsageError, exit_code
 from utils.runtime import resolve_device
 
-DATASETS = ("ssp3d", "3dpw", "synthetic")
+DATASETS = ("ssp3d", "3dpw", "synthetic", "scenes")
+GENERATED = ("synthetic", "scenes")  # made on first use, no --data_dir needed
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -52,8 +65,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--data_dir",
         type=Path,
-        help="dataset folder (required for ssp3d and 3dpw); synthetic: generated here on first use, default "
-        f"{DEFAULT_DIR.relative_to(DEFAULT_DIR.parents[2])}",
+        help="dataset folder (required for ssp3d and 3dpw); synthetic and scenes: generated here on first "
+        f"use, default {DEFAULT_DIR.relative_to(DEFAULT_DIR.parents[2])} and "
+        f"{SCENES_DIR.relative_to(SCENES_DIR.parents[2])}",
     )
     parser.add_argument(
         "--checkpoint", type=Path, help=f"regressor checkpoint (default: {DEFAULT_CHECKPOINT})"
@@ -65,15 +79,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--additional_dir", default="additional", help="body-model assets folder")
     parser.add_argument(
         "--silh_from",
-        default="precomputed",
         choices=SILHOUETTE_SOURCES,
-        help="silhouette source: precomputed = the dataset's own (default) or a detector",
+        help="silhouette source: precomputed = the dataset's own (default) or a detector (scenes: a "
+        "detector, default mediapipe)",
     )
     parser.add_argument(
         "--joints_from",
-        default="precomputed",
         choices=JOINT_SOURCES,
-        help="joint source: precomputed = the dataset's own (default) or a detector",
+        help="joint source: precomputed = the dataset's own (default) or a detector (scenes: a detector, "
+        "default mediapipe)",
     )
     parser.add_argument(
         "--joint_threshold",
@@ -96,18 +110,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--num_samples",
         type=int,
-        default=SyntheticBenchmarkConfig.num_samples,
-        help="synthetic benchmark size when it is generated",
+        help="benchmark size when it is generated (default: synthetic "
+        f"{SyntheticBenchmarkConfig.num_samples} samples, scenes {SceneBenchmarkConfig.num_pictures} "
+        "pictures)",
+    )
+    parser.add_argument(
+        "--scene_cases",
+        default=",".join(CASES),
+        help="scenes: the comma-separated cases the pictures take in turn (default: all: %(default)s)",
+    )
+    parser.add_argument(
+        "--max_people",
+        type=int,
+        default=DEFAULT_MAX_PEOPLE,
+        help="scenes: at most this many people found per picture, as run_predict (default: %(default)s)",
     )
     parser.add_argument(
         "--out", type=Path, help="JSON report (default: <checkpoint dir, or cwd>/eval_<dataset>.json)"
     )
     args = parser.parse_args(argv)
-    if args.dataset != "synthetic" and args.data_dir is None:
+    if args.dataset not in GENERATED and args.data_dir is None:
         parser.error(f"--data_dir is required for --dataset {args.dataset}")
+    source = "mediapipe" if args.dataset == "scenes" else "precomputed"
+    args.silh_from = args.silh_from or source
+    args.joints_from = args.joints_from or JOINTS_FOR_SILHOUETTES[args.silh_from]
+    if args.dataset == "scenes" and "precomputed" in (args.silh_from, args.joints_from):
+        parser.error(
+            "--dataset scenes scores the pipeline with its detector: choose a detector, not precomputed"
+        )
+    unknown = [name for name in args.scene_cases.split(",") if name not in CASES]
+    if unknown:
+        parser.error(f"unknown --scene_cases {', '.join(unknown)}; known: {', '.join(CASES)}")
     if args.refine_steps < 0:
         parser.error("--refine_steps must be 0 or more")
-    for name in ("batch_size", "limit", "num_samples"):
+    for name in ("batch_size", "limit", "num_samples", "max_people"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name} must be a positive integer")
     return args
@@ -116,8 +152,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     args.joint_threshold = joint_threshold(args.joint_threshold, args.joints_from)
-    # A benchmark on disk is checked before the model loads; the synthetic one is made for the model's kind.
-    dataset = read_dataset(args.dataset, args.data_dir) if args.dataset != "synthetic" else None
+    # A benchmark on disk is checked before the model loads; generated ones are made for the model's kind.
+    dataset = read_dataset(args.dataset, args.data_dir) if args.dataset not in GENERATED else None
     checkpoint = args.checkpoint or DEFAULT_CHECKPOINT
     predictor = Predictor.from_checkpoint(
         checkpoint,
@@ -130,14 +166,73 @@ def run(args: argparse.Namespace) -> int:
         refine=RefineConfig(steps=args.refine_steps),
     )
     kind = predictor.bundle.kind
+    settings = {
+        "checkpoint": str(checkpoint),
+        "body_model": kind,
+        "gender": predictor.bundle.gender,
+        "joint_threshold": args.joint_threshold,
+        "refine_steps": args.refine_steps,
+        "device": str(device),
+        "limit": args.limit,
+    }
+    if args.dataset == "scenes":
+        report = _evaluate_scenes(args, predictor, settings)
+    else:
+        report = _evaluate_dataset(args, predictor, dataset, settings)
+    print(format_table(report))
+    out = (
+        args.out or (args.checkpoint.parent if args.checkpoint else Path.cwd()) / f"eval_{args.dataset}.json"
+    )
+    print(f"report: {write_report_json(report, out)}")
+    return 0
+
+
+def _evaluate_scenes(args: argparse.Namespace, predictor: Predictor, settings: dict) -> EvalReport:
+    """The scene benchmark (generated on first use) through the detector and the predictor."""
+    if predictor.bundle.kind != "open":
+        raise UsageError(
+            "The scene benchmark's ground truth uses the open body model; evaluate an open-body checkpoint."
+        )
+    config = SceneBenchmarkConfig(
+        num_pictures=args.num_samples or SceneBenchmarkConfig.num_pictures,
+        cases=tuple(args.scene_cases.split(",")),
+    )
+    benchmark = ensure_scene_benchmark(args.data_dir or SCENES_DIR, config, args.additional_dir)
+    settings.update(
+        inputs=f"{args.silh_from} silhouettes, {args.joints_from} joints, with retries, every person",
+        max_people=args.max_people,
+        num_pictures=config.num_pictures,
+        cases=list(config.cases),
+    )
+    with make_image_detector(args.silh_from, args.joints_from) as detector:
+        return evaluate_scenes(
+            benchmark,
+            predictor,
+            detector,
+            GroundTruthBodies("open", args.additional_dir, predictor.device),
+            max_people=args.max_people,
+            limit=args.limit,
+            settings=settings,
+        )
+
+
+def _evaluate_dataset(
+    args: argparse.Namespace, predictor: Predictor, dataset: EvalDataset | None, settings: dict
+) -> EvalReport:
+    """SSP-3D, 3DPW or the synthetic benchmark (generated on first use) through the evaluation loop."""
+    device = predictor.device
+    kind = predictor.bundle.kind
     if dataset is None:
-        config = SyntheticBenchmarkConfig(num_samples=args.num_samples, body_model=kind)
+        config = SyntheticBenchmarkConfig(
+            num_samples=args.num_samples or SyntheticBenchmarkConfig.num_samples, body_model=kind
+        )
         default_dir = DEFAULT_DIR if kind == "open" else DEFAULT_DIR.with_name(f"{DEFAULT_DIR.name}_{kind}")
         data_dir = ensure_synthetic_benchmark(
             args.data_dir or default_dir, config, args.additional_dir, device
         )
         dataset = read_dataset(args.dataset, data_dir)
 
+    inputs: InputSource
     with contextlib.ExitStack() as stack:
         if args.silh_from == args.joints_from == "precomputed":
             require_precomputed_inputs(dataset, args.limit or len(dataset))
@@ -146,18 +241,11 @@ def run(args: argparse.Namespace) -> int:
             detector = stack.enter_context(make_detector(args.silh_from, args.joints_from))
             sources = f"{args.silh_from} silhouettes, {args.joints_from} joints"
             inputs = DetectorInputs(dataset, detector, sources)
-        settings = {
-            "checkpoint": str(checkpoint),
-            "body_model": kind,
-            "gender": predictor.bundle.gender,
-            "ground_truth_body_model": dataset.body_model,
-            "inputs": inputs.description,
-            "joint_threshold": args.joint_threshold,
-            "refine_steps": args.refine_steps,
-            "device": str(device),
-            "batch_size": args.batch_size,
-            "limit": args.limit,
-        }
+        settings.update(
+            ground_truth_body_model=dataset.body_model,
+            inputs=inputs.description,
+            batch_size=args.batch_size,
+        )
         report = evaluate(
             dataset,
             PredictorSource(predictor),
@@ -167,12 +255,7 @@ def run(args: argparse.Namespace) -> int:
             limit=args.limit,
             settings=settings,
         )
-    print(format_table(report))
-    out = (
-        args.out or (args.checkpoint.parent if args.checkpoint else Path.cwd()) / f"eval_{args.dataset}.json"
-    )
-    print(f"report: {write_report_json(report, out)}")
-    return 0
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:

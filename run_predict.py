@@ -30,8 +30,8 @@ from predict.detectors import (
     joint_source,
     joint_threshold,
     make_detector,
+    make_image_detector,
 )
-from predict.detectors.retry import RETRY_THRESHOLD, RetryingDetector
 from predict.exports import EXPORT_FORMATS, parse_export_formats
 from predict.outputs import OUTPUT_KINDS, OutputOptions
 from predict.people import DEFAULT_MAX_PEOPLE, PEOPLE_MODES
@@ -411,13 +411,8 @@ def run_video(args: argparse.Namespace) -> int:
 
 
 def _build_detector(args: argparse.Namespace, joints_from: str, options: dict):
-    """The detector of an image run: the chosen backend; mediapipe wrapped in retries unless --no-retry (the
-    detectron2 backends already pad to a square, precomputed files do not change)."""
-    primary = make_detector(args.silh_from, joints_from, **options)
-    if not args.retry or args.silh_from != "mediapipe":
-        return primary
-    fallback = make_detector(args.silh_from, joints_from, min_detection_confidence=RETRY_THRESHOLD)
-    return RetryingDetector(primary, fallback)
+    """The detector of an image run: the chosen backend; mediapipe wrapped in retries unless --no-retry."""
+    return make_image_detector(args.silh_from, joints_from, args.retry, **options)
 
 
 def _build_predictor(args: argparse.Namespace, device) -> Predictor:

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from benchmarks.common import best_seconds, machine, write_report
+from evaluation.photo_render import load_texture
 from predict.detectors import make_detector
 from predict.detectors.retry import RETRY_THRESHOLD, RetryingDetector
 from predict.people import find_people
@@ -42,7 +43,7 @@ from tools.demo_realinputs import (
     group_truths,
     render_people,
 )
-from tools.demo_scenes import load_texture, truth_silhouette
+from tools.demo_scenes import truth_silhouette
 from utils.metrics import silhouette_iou
 
 DEMO = Path("demo/multi")

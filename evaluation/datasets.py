@@ -38,19 +38,24 @@ wrong type or shape) and a dataset without samples raise DatasetError with one s
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import json
 import pickle
 import zipfile
 import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from utils.annotation_io import read_keypoints_npy, read_mask_file
 from utils.errors import AssetError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 # Gender codes of the label files -> body-model file genders.
 GENDER_NAMES = {"m": "male", "f": "female", "n": "neutral"}
@@ -312,6 +317,30 @@ def _read_npz(path: Path, keys: tuple[str, ...], expected: str) -> dict[str, np.
     if missing:
         raise DatasetError(f"{path} lacks the keys {', '.join(missing)}: {expected}.")
     return arrays
+
+
+def read_generated_labels(root: Path, settings: DataclassInstance, what: str) -> dict[str, np.ndarray]:
+    """The label arrays of a generated benchmark (`root`/labels.npz), checked to be made with `settings`
+    (stored as sorted JSON under "config" by `settings_json`).
+
+    Raises:
+        DatasetError: unreadable, or made with other settings.
+    """
+    content = read_label_arrays(
+        root / "labels.npz", "delete the folder to regenerate it, or pass another --data_dir"
+    )
+    stored = str(content["config"]) if "config" in content else None
+    if stored != settings_json(settings):
+        raise DatasetError(
+            f"{root} holds a {what} made with other settings ({stored}); delete the folder to regenerate it, "
+            "or pass another --data_dir."
+        )
+    return content
+
+
+def settings_json(settings: DataclassInstance) -> str:
+    """A generator's settings as the JSON its labels store: a folder's identity."""
+    return json.dumps(dataclasses.asdict(settings), sort_keys=True)
 
 
 def read_label_arrays(path: Path, expected: str) -> dict[str, np.ndarray]:

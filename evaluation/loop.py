@@ -37,16 +37,16 @@ from tqdm import tqdm
 
 from evaluation.datasets import GENDER_NAMES, EvalDataset, ProxyInput
 from evaluation.report import (
-    MM_PER_M,
     EvalReport,
     SampleResult,
     TargetBodies,
     aggregate_metrics,
     body_metrics,
+    in_report_units,
 )
 from models.bundle import BodyModelBundle, load_bundle
 from predict.detectors.base import DetectorBackend
-from predict.predictor import NO_PERSON, Predictor, find_person
+from predict.predictor import NO_PERSON, PredictionBatch, Predictor, find_person
 from proxy.crop import crop_bilinear
 from renderers import silhouette
 from utils.errors import InputFileError
@@ -198,25 +198,30 @@ class PredictorSource:
         out = self.predictor.predict_proxy(
             [item.silhouette for item in batch.inputs], np.stack([item.keypoints for item in batch.inputs])
         )
-        final = PlacedBodies(
-            vertices=out.body_vertices,
-            lsp14=out.lsp14,
-            betas=out.betas,
-            cam_t=out.cam_t,
-            focal_length=out.focal_length,
-            principal_point=out.principal_point,
-        )
-        if out.regressor is None:
-            return SourcePrediction(final)
-        regressor = PlacedBodies(
-            vertices=out.regressor.body_vertices,
-            lsp14=out.regressor.lsp14,
-            betas=out.regressor.betas,
-            cam_t=out.regressor.cam_t,
-            focal_length=out.focal_length,
-            principal_point=out.principal_point,
-        )
-        return SourcePrediction(final, regressor)
+        return placed_bodies(out)
+
+
+def placed_bodies(out: PredictionBatch) -> SourcePrediction:
+    """A predictor batch's final bodies and, when it refined them, the regressor's own."""
+    final = PlacedBodies(
+        vertices=out.body_vertices,
+        lsp14=out.lsp14,
+        betas=out.betas,
+        cam_t=out.cam_t,
+        focal_length=out.focal_length,
+        principal_point=out.principal_point,
+    )
+    if out.regressor is None:
+        return SourcePrediction(final)
+    regressor = PlacedBodies(
+        vertices=out.regressor.body_vertices,
+        lsp14=out.regressor.lsp14,
+        betas=out.regressor.betas,
+        cam_t=out.regressor.cam_t,
+        focal_length=out.focal_length,
+        principal_point=out.principal_point,
+    )
+    return SourcePrediction(final, regressor)
 
 
 # ----------------------------------------------------------------------------------------- ground truth
@@ -393,7 +398,7 @@ def _prediction_metrics(
 ) -> dict[str, list[float]]:
     """Per-sample metric values (mm for 3D, IoU) of one set of predicted bodies of a batch; `silhouettes`
     from `_gt_silhouettes` (None: the dataset has none, no IoU)."""
-    prediction = _map_prediction(prediction, lambda t: t.to(ground_truth.device).float())
+    prediction = map_prediction(prediction, lambda t: t.to(ground_truth.device).float())
     same_kind = source.body_model == dataset.body_model
     errors = body_metrics(
         prediction.lsp14,
@@ -401,7 +406,7 @@ def _prediction_metrics(
         pred_vertices=prediction.vertices if same_kind else None,
         pred_tpose_vertices=ground_truth.tpose(prediction.betas, batch.genders) if same_kind else None,
     )
-    values = {key: (value * MM_PER_M).tolist() for key, value in errors.items()}
+    values = in_report_units(errors)
     if silhouettes is not None:
         values["miou"] = _silhouette_ious(silhouettes, len(batch.indices), prediction, source.faces, pooled)
     return values
@@ -460,7 +465,7 @@ def _silhouette_ious(
     ious = [math.nan] * num_rows
     for size, items in by_size.items():
         rows = [row for row, _ in items]
-        selected = _map_prediction(prediction, itemgetter(rows))
+        selected = map_prediction(prediction, itemgetter(rows))
         rendered = render_prediction_silhouettes(selected, faces, size)
         targets = torch.from_numpy(np.stack([t for _, t in items])).to(rendered.device)
         pooled.update(rendered, targets)
@@ -482,5 +487,6 @@ def _notes(dataset: EvalDataset, source: PredictionSource, same_kind: bool) -> l
     return notes
 
 
-def _map_prediction(prediction: PlacedBodies, function: Callable[[Tensor], Tensor]) -> PlacedBodies:
+def map_prediction(prediction: PlacedBodies, function: Callable[[Tensor], Tensor]) -> PlacedBodies:
+    """Every tensor of the bodies through `function` (a row selection, a move to another device)."""
     return PlacedBodies(**{f.name: function(getattr(prediction, f.name)) for f in fields(prediction)})

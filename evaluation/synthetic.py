@@ -20,9 +20,8 @@ labels.npz is written last, so a folder without it is an unfinished generation.
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -34,7 +33,7 @@ from augmentation.camera import sample_camera_translation
 from augmentation.shape import sample_betas
 from configs.experiment import CameraConfig, ShapeAugmentConfig
 from data.procedural_poses import ProceduralPoseSource
-from evaluation.datasets import DatasetError, read_label_arrays
+from evaluation.datasets import read_generated_labels, settings_json
 from models.bundle import BodyModelBundle, load_bundle
 from proxy.crop import mask_bbox
 from renderers import shade
@@ -146,7 +145,7 @@ def generate_synthetic_benchmark(
         bbox_whs=(hi - lo).max(axis=1),
         body_model=np.array(config.body_model),
         focal_length=np.array(config.focal_length, dtype=np.float32),
-        config=np.array(_config_json(config)),
+        config=np.array(settings_json(config)),
     )
     os.replace(partial, out_dir / "labels.npz")
     return out_dir
@@ -203,18 +202,8 @@ def ensure_synthetic_benchmark(
     labels = out_dir / "labels.npz"
     if not labels.is_file():
         return generate_synthetic_benchmark(out_dir, config, additional_dir, device, progress=progress)
-    content = read_label_arrays(labels, "delete the folder to regenerate it, or pass another --data_dir")
-    stored = str(content["config"]) if "config" in content else None
-    if stored != _config_json(config):
-        raise DatasetError(
-            f"{out_dir} holds a synthetic benchmark made with other settings ({stored}); delete the folder "
-            "to regenerate it, or pass another --data_dir."
-        )
+    read_generated_labels(out_dir, config, "synthetic benchmark")
     return out_dir
-
-
-def _config_json(config: SyntheticBenchmarkConfig) -> str:
-    return json.dumps(asdict(config), sort_keys=True)
 
 
 def _write_png(path: Path, image: np.ndarray) -> None:

@@ -9,15 +9,14 @@ import numpy as np
 import pytest
 import torch
 
+from evaluation.photo_render import FOCAL_PER_LONG_SIDE, make_tileable
 from models.bundle import load_bundle
 from renderers import silhouette
 from tools.demo_scenes import (
-    FOCAL_PER_LONG_SIDE,
     SCENES,
     frame_camera,
     generate,
     load_truth,
-    make_tileable,
     sample_pose_and_shape,
 )
 from utils.cameras import perspective_project

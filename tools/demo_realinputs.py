@@ -27,21 +27,24 @@ import numpy as np
 import torch
 
 from data.procedural_poses import ProceduralPoseSource, euler_to_rotmat
-from models.bundle import load_bundle
-from renderers import rasterize
-from tools.demo_scenes import (
+from evaluation.photo_render import (
     FOCAL_PER_LONG_SIDE,
     JPEG_QUALITY,
     ROOMS,
     TEXTURE_NAMES,
+    compose_picture,
+    load_texture,
+    stand_on_floor,
+    vertex_colours,
+)
+from models.bundle import load_bundle
+from renderers import rasterize
+from tools.demo_scenes import (
     Scene,
     SceneTruth,
     camera_vertices,
-    compose_picture,
-    load_texture,
     sample_pose_and_shape,
     truth_keypoints,
-    vertex_colours,
 )
 from utils.rotations import axis_angle_to_rotmat, rotmat_to_axis_angle
 
@@ -112,11 +115,8 @@ CLIP_PERSON = Scene(
 
 
 def standing_translation(body: torch.Tensor, x: float, depth: float) -> np.ndarray:
-    """cam_t (3,) that stands a body (V, 3, body frame, no translation) on the floor CAMERA_HEIGHT below the
-    camera, its centre `x` metres to the right and `depth` metres away."""
-    low, high = body.amin(0), body.amax(0)
-    centre_x, centre_z = float(low[0] + high[0]) / 2, float(low[2] + high[2]) / 2
-    return np.array([x - centre_x, CAMERA_HEIGHT - float(high[1]), depth - centre_z], np.float32)
+    """cam_t (3,) that stands a body (V, 3, body frame) on the floor CAMERA_HEIGHT below the camera."""
+    return stand_on_floor(body, x, depth, CAMERA_HEIGHT)
 
 
 def camera_intrinsics() -> tuple[float, np.ndarray]:

@@ -20,6 +20,7 @@ from predict.detectors.factory import (
     joint_source,
     joint_threshold,
     make_detector,
+    make_image_detector,
 )
 from utils.joint_names import COCO17_NAMES
 
@@ -38,4 +39,5 @@ __all__ = [
     "joint_source",
     "joint_threshold",
     "make_detector",
+    "make_image_detector",
 ]

@@ -17,6 +17,7 @@ from predict.detectors.base import DetectorBackend, DetectorConfigError
 from predict.detectors.detectron2_backend import Detectron2Backend
 from predict.detectors.mediapipe_backend import MediapipeBackend
 from predict.detectors.precomputed import PrecomputedBackend
+from predict.detectors.retry import RETRY_THRESHOLD, RetryingDetector
 
 SILHOUETTE_SOURCES = ("mediapipe", "pointrend", "densepose", "precomputed")
 JOINT_SOURCES = ("mediapipe", "keypointrcnn", "precomputed")
@@ -88,6 +89,19 @@ def make_detector(
         )
     _check_options(backend_class, options, fixed, label=silh_from)
     return backend_class(**fixed, **options)
+
+
+def make_image_detector(
+    silh_from: str = "mediapipe", joints_from: str = "mediapipe", retry: bool = True, **options: Any
+) -> DetectorBackend:
+    """The detector of a run on pictures (`run_predict.py`, the scene benchmark): `make_detector`'s backend,
+    mediapipe wrapped in retries (`RetryingDetector`, a fallback at RETRY_THRESHOLD) unless `retry` is
+    False (the detectron2 backends already pad to a square, precomputed files do not change)."""
+    primary = make_detector(silh_from, joints_from, **options)
+    if not retry or silh_from != "mediapipe":
+        return primary
+    fallback = make_detector(silh_from, joints_from, min_detection_confidence=RETRY_THRESHOLD)
+    return RetryingDetector(primary, fallback)
 
 
 def _check_options(backend_class: type, options: dict[str, Any], fixed: dict[str, Any], label: str) -> None:
