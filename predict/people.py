@@ -11,6 +11,9 @@ Backends that return several people per call are handled alike: all of a call's 
 `prominence` scores a person by size, centrality and completeness; people are ordered by it (p0 = the
 most prominent) and `--people main` keeps p0, so a person standing in the middle wins over a half-hidden
 one at the picture's edge even when the latter is larger.
+
+People whose silhouette is less than `MIN_PERSON_HEIGHT` pixels tall are set aside (`PeopleFound.too_small`):
+a picture where nobody else is found fails with `too_small_reason`.
 """
 
 from __future__ import annotations
@@ -30,15 +33,46 @@ DEFAULT_MAX_PEOPLE = 8
 INPAINT_SCALE = 4  # paint people out at 1/4 resolution: ~10 ms for a 640 x 480 picture
 MIN_NEW_SHARE = 0.3  # a detection with less of its silhouette outside earlier people is a repeat
 KEYPOINT_SEEN = 0.5  # keypoints at least this confident count towards completeness
+NO_PERSON = "No person found in this image."
+# The crop magnifies a person's silhouette box (times 1.2) to the regressor's 256 px input. Below 32 px tall
+# that is more than 9x: the silhouette is a few blocky pixels and the 17 joints lie within a pixel or two of
+# each other, so the body would be a guess from the mean, not a fit to the person.
+MIN_PERSON_HEIGHT = 32
 
 
 @dataclass
 class PeopleFound:
     """People of one picture, most prominent first, and how they were found."""
 
-    people: list[PersonDetection]
+    people: list[PersonDetection]  # those at least MIN_PERSON_HEIGHT pixels tall
     attempt: str | None  # the retrying detector's attempt that found the first person (None: plain)
     detector_calls: int
+    too_small: list[PersonDetection]  # found, but below MIN_PERSON_HEIGHT; most prominent first
+
+    @property
+    def failure(self) -> str | None:
+        """Why the picture gives no body (nobody found, or only people too small), None when it does."""
+        if self.people:
+            return None
+        return too_small_reason(self.too_small) if self.too_small else NO_PERSON
+
+
+def silhouette_height(person: PersonDetection) -> int:
+    """Height in pixels of the box of the person's silhouette (its rows from first to last, inclusive)."""
+    rows = np.flatnonzero(person.mask.any(axis=1))
+    return int(rows[-1] - rows[0] + 1)
+
+
+def tall_enough(person: PersonDetection) -> bool:
+    """Whether the person's silhouette is at least `MIN_PERSON_HEIGHT` pixels tall."""
+    return silhouette_height(person) >= MIN_PERSON_HEIGHT
+
+
+def too_small_reason(people: Sequence[PersonDetection]) -> str:
+    """The one-sentence reason a picture whose only people are too small gives no body."""
+    tallest = max(silhouette_height(person) for person in people)
+    who = "The person found is" if len(people) == 1 else f"The {len(people)} people found are at most"
+    return f"{who} {tallest} px tall: too small for a usable fit (at least {MIN_PERSON_HEIGHT} px)."
 
 
 def find_people(
@@ -47,7 +81,8 @@ def find_people(
     image_path: Path | None = None,
     max_people: int = DEFAULT_MAX_PEOPLE,
 ) -> PeopleFound:
-    """Everybody in the picture (at most `max_people`), ordered by `prominence`.
+    """Everybody in the picture (at most `max_people`), ordered by `prominence`; people under
+    `MIN_PERSON_HEIGHT` pixels go to `too_small`.
 
     The detector's retries (a `RetryingDetector`) run for the first search only: once someone is found,
     the plain backend (`detector.primary`) looks for the others.
@@ -76,7 +111,9 @@ def find_people(
             people.append(person)
             taken |= person.mask
         work = paint_out(work, cv2.dilate(taken.astype(np.uint8), kernel) > 0)
-    return PeopleFound(order_by_prominence(people, (height, width)), attempt, calls)
+    ordered = order_by_prominence(people, (height, width))
+    usable = [person for person in ordered if tall_enough(person)]
+    return PeopleFound(usable, attempt, calls, [person for person in ordered if not tall_enough(person)])
 
 
 def paint_out(image_rgb: np.ndarray, region: np.ndarray) -> np.ndarray:
@@ -121,9 +158,10 @@ def order_by_prominence(
 
 
 def choose_main(people: Sequence[PersonDetection], image_hw: tuple[int, int]) -> PersonDetection | None:
-    """The most prominent person, None when there is nobody."""
+    """The most prominent person at least `MIN_PERSON_HEIGHT` pixels tall, None when there is none."""
     ordered = order_by_prominence(people, image_hw)
-    return ordered[0] if ordered else None
+    usable = [person for person in ordered if tall_enough(person)]
+    return usable[0] if usable else None
 
 
 def _without(person: PersonDetection, taken: np.ndarray) -> PersonDetection | None:

@@ -16,7 +16,14 @@ from predict.detectors import make_detector
 from predict.detectors.base import DetectorBackend, PersonDetection, mask_box
 from predict.detectors.retry import RetryingDetector
 from predict.group_overlay import render_people_overlay
-from predict.people import choose_main, find_people, order_by_prominence, paint_out, prominence
+from predict.people import (
+    MIN_PERSON_HEIGHT,
+    choose_main,
+    find_people,
+    order_by_prominence,
+    paint_out,
+    prominence,
+)
 from tests.test_predict import make_checkpoint
 
 DEMO = Path(__file__).resolve().parents[1] / "demo" / "multi"
@@ -178,3 +185,33 @@ def test_people_all_writes_per_person_files_one_overlay_and_a_people_list(tmp_pa
             assert data["vertices"].shape[1] == 3
     assert sorted(path.name for path in out.glob("*.png")) == ["group_overlay.png"]
     assert cv2.imread(str(out / "group_overlay.png")).shape == (480, 640, 3)
+
+
+class FixedPeople(DetectorBackend):
+    """Returns the same people on every call (as precomputed files do)."""
+
+    name = "fixed"
+
+    def __init__(self, people: list[PersonDetection]) -> None:
+        self.people = people
+
+    def detect(self, image_rgb, image_path=None):
+        return list(self.people)
+
+    def close(self) -> None:
+        pass
+
+
+def test_people_under_the_minimum_height_are_set_aside_with_a_reason() -> None:
+    hw = (100, 100)
+    short = person_at((10, 10, 20, 10 + MIN_PERSON_HEIGHT - 1), hw)
+    tall = person_at((60, 10, 70, 10 + MIN_PERSON_HEIGHT), hw)
+    found = find_people(FixedPeople([short, tall]), np.zeros((*hw, 3), np.uint8))
+    boxes = [[person.box.tolist() for person in group] for group in (found.people, found.too_small)]
+    assert boxes == [[tall.box.tolist()], [short.box.tolist()]] and found.failure is None
+    alone = find_people(FixedPeople([short]), np.zeros((*hw, 3), np.uint8))
+    assert alone.people == [] and alone.failure == (
+        f"The person found is {MIN_PERSON_HEIGHT - 1} px tall: too small for a usable fit "
+        f"(at least {MIN_PERSON_HEIGHT} px)."
+    )
+    assert choose_main([short], hw) is None and choose_main([short, tall], hw) is tall

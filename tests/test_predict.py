@@ -24,8 +24,9 @@ from models.checkpoint import CheckpointError, save_regressor_checkpoint
 from models.regressor import SingleInputRegressor
 from predict.detectors.precomputed import PrecomputedBackend
 from predict.outputs import OUTPUT_KINDS, write_obj
+from predict.people import NO_PERSON
 from predict.pipeline import check_output_dir, default_output_dir, output_stems
-from predict.predictor import NO_PERSON, PredictionInputError, Predictor
+from predict.predictor import PredictionInputError, Predictor
 from proxy.crop import crop_nearest
 from renderers import render_overlay, silhouette
 from utils.cameras import normalised_to_pixels, perspective_project, weak_perspective_project
