@@ -92,7 +92,8 @@ class DatasetInputs:
 
 
 class DetectorInputs:
-    """A detector backend run on each sample's image, the largest roughly-centred person taken.
+    """A detector backend run on each sample's image, the most prominent person taken (`predict.people`:
+    size x centrality x completeness, as run_predict.py chooses).
 
     Where a frame can show several people (3DPW), the detector sees the square box of the labelled person,
     resampled to 512 x 512, so that the person choice lands on that person; the silhouette and joints are
