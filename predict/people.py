@@ -90,7 +90,7 @@ def find_people(
         ImageDetectionError: the detector cannot process this picture.
     """
     height, width = image_rgb.shape[:2]
-    plain = getattr(detector, "primary", detector)
+    plain = detector.primary
     work = image_rgb
     taken = np.zeros((height, width), bool)
     people: list[PersonDetection] = []
@@ -103,7 +103,7 @@ def find_people(
         found = backend.detect(work, image_path)
         calls += 1
         if not people:
-            attempt = getattr(detector, "last_attempt", None)
+            attempt = detector.last_attempt
         new = [person for person in (_without(p, taken) for p in found) if person is not None]
         if not new:
             break

@@ -93,6 +93,18 @@ def test_retry_crops_map_back_and_nobody_costs_every_attempt_once() -> None:
     assert len(blank.calls) == 5  # direct, square, three crops (no low-threshold backend given)
 
 
+def test_plain_backends_are_their_own_primary_and_retries_name_the_wrapped_one() -> None:
+    plain = SquareOnlyDetector()
+    assert plain.primary is plain and plain.last_attempt is None
+    plain.detect(np.zeros((40, 40, 3), np.uint8))
+    assert plain.last_attempt is None  # found someone, but without any retry
+    assert RetryingDetector(plain).primary is plain
+    # The first search retries (square), the search for more people uses the plain backend only.
+    wide = SquareOnlyDetector()
+    found = find_people(RetryingDetector(wide), np.zeros((60, 100, 3), np.uint8))
+    assert found.attempt == "square" and wide.calls == [(60, 100), (100, 100), (60, 100)]
+
+
 def test_prominence_prefers_the_central_complete_person_over_a_larger_one_cut_by_the_edge() -> None:
     hw = (480, 640)
     centre = person_at((270, 100, 370, 460), hw)

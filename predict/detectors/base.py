@@ -104,6 +104,18 @@ class DetectorBackend(ABC):
     def close(self) -> None:
         """Release the backend's models (idempotent)."""
 
+    @property
+    def primary(self) -> DetectorBackend:
+        """The backend that makes one plain detection: this one, or the one a wrapper retries
+        (`retry.RetryingDetector`). Searches for further people use it, without the retries."""
+        return self
+
+    @property
+    def last_attempt(self) -> str | None:
+        """Which retry (`retry.ATTEMPTS`) found the people of the last `detect` call; None when nobody was
+        found or the backend does not retry."""
+        return None
+
     def __enter__(self) -> DetectorBackend:
         return self
 
