@@ -59,8 +59,9 @@ class PeopleFound:
 
 def silhouette_height(person: PersonDetection) -> int:
     """Height in pixels of the box of the person's silhouette (its rows from first to last, inclusive)."""
-    rows = np.flatnonzero(person.mask.any(axis=1))
-    return int(rows[-1] - rows[0] + 1)
+    box = mask_box(person.mask)
+    assert box is not None  # a PersonDetection's mask has a pixel
+    return int(box[3] - box[1])
 
 
 def tall_enough(person: PersonDetection) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from predict.detectors import (
     COCO17_NAMES,
@@ -18,7 +19,7 @@ from predict.detectors import (
     PersonDetection,
     make_detector,
 )
-from predict.detectors.base import box_iou
+from predict.detectors.base import box_iou, mask_box
 from predict.detectors.detectron2_conversion import (
     KeypointInstances,
     MaskInstances,
@@ -32,6 +33,7 @@ from predict.detectors.detectron2_conversion import (
 from predict.detectors.mediapipe_backend import BLAZEPOSE_TO_COCO17, MediapipeBackend, blazepose_to_coco17
 from predict.detectors.precomputed import PrecomputedBackend
 from predict.people import choose_main
+from proxy.crop import mask_bbox
 from utils.image_io import read_image_rgb
 
 
@@ -65,6 +67,16 @@ def test_person_detection_rejects_wrong_layouts() -> None:
     with pytest.raises(ValueError, match="box"):
         PersonDetection(good.mask, good.keypoints, good.box.astype(np.float64), 1.0)
     assert good.area == 200.0 and good.centre == (15.0, 20.0)
+
+
+def test_person_boxes_are_the_crop_boxes_with_pixel_edges() -> None:
+    """One box scan: a person box is `mask_bbox`'s inclusive indices with 1 added to the far corner."""
+    mask = np.zeros((40, 30), bool)
+    mask[5:17, 3:4] = True  # columns 3 only, rows 5..16
+    mask[20, 12] = True
+    assert mask_box(mask).tolist() == [3, 5, 13, 21]
+    assert mask_bbox(torch.from_numpy(mask)[None])[0][0].tolist() == [3, 5, 12, 20]
+    assert mask_box(np.zeros((4, 4), bool)) is None
 
 
 # --------------------------------------------------------------------------------------------- mediapipe
