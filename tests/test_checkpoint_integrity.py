@@ -20,6 +20,8 @@ from models.checkpoint import (
 from models.regressor import SingleInputRegressor
 from tests.test_regressor import fabricated_original_state_dict, stand_in_mean_params
 
+pytestmark = pytest.mark.reliability  # damaged and hostile files, every test
+
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints/open_body/straps_open_body.pt"
 
 

@@ -232,6 +232,7 @@ class _Payload:
         return (open, (self.marker, "w"))
 
 
+@pytest.mark.reliability
 def test_weights_files_are_read_without_running_code(tmp_path: Path) -> None:
     weights = {"backbone.conv.weight": np.arange(12, dtype=np.float32).reshape(3, 4), "b": np.ones(2)}
     read = read_weights(write_zoo_pkl(tmp_path / "zoo.pkl", weights), "PointRend")
@@ -398,6 +399,7 @@ def test_keypoint_weights_are_looked_for_before_downloading(tmp_path: Path) -> N
     )
 
 
+@pytest.mark.reliability
 def test_keypoint_weights_download_and_its_failure_leave_no_partial_files(tmp_path: Path) -> None:
     source = write_zoo_pkl(tmp_path / "served.pkl", {"a": np.ones(3, np.float32)})
     cache = tmp_path / "cache"

@@ -18,6 +18,8 @@ from evaluation.synthetic import SyntheticBenchmarkConfig, ensure_synthetic_benc
 from tests import test_evaluate
 from tests.test_evaluate import GroundTruthSource
 
+pytestmark = pytest.mark.reliability  # damaged and hostile files, every test
+
 # The tiny SSP-3D folder and fake SMPL ground truth of the evaluation tests.
 smpl_dir = test_evaluate.smpl_dir
 ground_truth = test_evaluate.ground_truth

@@ -243,6 +243,7 @@ def test_3dpw_reader_and_file_keys(pw3d_dir):
     assert dataset.proxy_input(3).silhouette.shape == (480, 640)
 
 
+@pytest.mark.reliability
 def test_missing_or_malformed_files_say_what_is_expected_where(tmp_path, ssp3d_dir):
     with pytest.raises(DatasetError, match="labels not found at .*labels.npz: .*images/ and silhouettes/"):
         read_ssp3d(tmp_path)

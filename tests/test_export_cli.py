@@ -125,6 +125,7 @@ def test_report_is_self_contained_and_lists_everything(export_run: dict) -> None
     assert "person #1.glb" in page
 
 
+@pytest.mark.reliability
 def test_report_escapes_and_tolerates_odd_summaries() -> None:
     summary = {
         "run": {"input": "<b>x</b>", "outputs": ["npz"]},

@@ -168,6 +168,7 @@ def make_bad_files(folder: Path) -> dict[str, Path]:
         ("folder", "is a folder"),
     ],
 )
+@pytest.mark.reliability
 def test_bad_files_raise_one_sentence_and_print_nothing(
     tmp_path: Path, capfd: pytest.CaptureFixture, kind: str, reason: str
 ) -> None:

@@ -46,6 +46,7 @@ def truncate(path: Path) -> None:
         "neutral_smpl_mean_params_6dpose.npz",
     ],
 )
+@pytest.mark.reliability
 def test_a_truncated_smpl_asset_is_one_sentence_naming_it(name: str, smpl_dir: Path, tmp_path: Path) -> None:
     copy = shutil.copytree(smpl_dir, tmp_path / "additional")
     truncate(copy / name)
@@ -66,6 +67,7 @@ def test_an_object_array_regressor_is_refused_without_unpickling(tmp_path: Path)
         SMPLJointSuperset.from_dir(tmp_path)
 
 
+@pytest.mark.reliability
 def test_a_truncated_open_body_file_is_one_sentence(tmp_path: Path) -> None:
     root = write_open_format_assets(tmp_path / "additional")
     truncate(root / "open_body" / "OPEN_BODY_NEUTRAL.npz")
@@ -73,6 +75,7 @@ def test_a_truncated_open_body_file_is_one_sentence(tmp_path: Path) -> None:
         load_bundle("open", additional_dir=root)
 
 
+@pytest.mark.reliability
 def test_a_truncated_training_pose_file_is_one_sentence(tmp_path: Path) -> None:
     path = tmp_path / "amass_up3d_3dpw_train.npz"
     np.savez(path, fnames=np.array(["a", "b"]), poses=np.zeros((2, 72)), shapes=np.zeros((2, 10)))

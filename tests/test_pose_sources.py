@@ -272,6 +272,7 @@ def test_npz_and_procedural_batches_share_the_documented_format(tmp_path):
         assert axis_angle_to_rotmat(poses.view(16, 24, 3)).shape == (16, 24, 3, 3)
 
 
+@pytest.mark.reliability
 def test_npz_errors_are_one_clear_sentence(tmp_path):
     with pytest.raises(PoseFileError, match=r"not found: put .*amass_up3d_3dpw_train\.npz.* in data/"):
         NpzPoseSource(tmp_path / "amass_up3d_3dpw_train.npz")

@@ -75,6 +75,7 @@ def mixed_folder(tmp_path_factory: pytest.TempPathFactory, bundle) -> tuple[Path
     return images, masks
 
 
+@pytest.mark.reliability
 def test_bad_inputs_cost_one_summary_line_each(
     mixed_folder: tuple[Path, Path], checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

@@ -262,6 +262,7 @@ class _NotATensor:
     pass
 
 
+@pytest.mark.reliability
 def test_unreadable_files_fail_with_one_sentence(tmp_path):
     regressor = SingleInputRegressor(stand_in_mean_params())
     with pytest.raises(CheckpointError, match="does not exist"):

@@ -75,6 +75,7 @@ def test_trim_metrics_log_keeps_what_the_state_has_seen(tmp_path: Path) -> None:
     assert trim_metrics_log(log, 4) == 0 and trim_metrics_log(tmp_path / "missing.jsonl", 4) == 0
 
 
+@pytest.mark.reliability
 def test_a_kill_between_metrics_and_state_leaves_no_duplicate(assets: Path, tmp_path: Path, capsys) -> None:
     """The state of epoch 0 with the metrics line of epoch 1 (as a kill right after writing that line leaves
     them), plus a stale temporary checkpoint: resuming gives one line per epoch and no temporary file; a

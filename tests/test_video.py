@@ -134,6 +134,7 @@ def test_a_folder_of_frames_lists_the_frames_without_anybody(tmp_path, short_cli
 
 
 @pytest.mark.parametrize("kind", ["not_a_video", "truncated", "no_frames"])
+@pytest.mark.reliability
 def test_bad_videos_end_with_one_sentence_and_exit_zero(
     tmp_path, short_clip, checkpoint, kind, capsys
 ) -> None:
