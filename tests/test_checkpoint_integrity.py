@@ -18,7 +18,7 @@ from models.checkpoint import (
     save_regressor_checkpoint,
 )
 from models.regressor import SingleInputRegressor
-from tests.test_regressor import fabricated_original_state_dict, stand_in_mean_params
+from tests.helpers import fabricated_original_state_dict, stand_in_mean_params
 
 pytestmark = pytest.mark.reliability  # damaged and hostile files, every test
 

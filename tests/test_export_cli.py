@@ -30,7 +30,7 @@ import run_predict
 from models.bundle import load_bundle
 from predict.report_html import REPORT_NAME, report_html
 from renderers import silhouette
-from tests.test_exports import (
+from tests.gltf_readers import (
     CAMERA_TO_GLTF,
     MM,
     WEB_TOOLS,
@@ -40,7 +40,7 @@ from tests.test_exports import (
     read_glb,
     skin_glb,
 )
-from tests.test_predict import make_checkpoint, render_person, write_precomputed, write_rgb
+from tests.helpers import make_checkpoint, render_person, write_precomputed, write_rgb
 from utils.joint_names import SMPL_JOINT_NAMES
 from utils.metrics import silhouette_iou
 

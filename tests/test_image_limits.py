@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from benchmarks.hostile_folder import BAD_KINDS, make_bad_entries, png_bomb
-from tests.test_image_io import jpeg_with_exif_orientation, quadrant_image
+from tests.helpers import jpeg_with_exif_orientation, quadrant_image
 from utils.image_header import header_size
 from utils.image_io import ImageReadError, list_images, read_image_rgb
 

@@ -16,15 +16,8 @@ from evaluation.datasets import DatasetError, read_3dpw, read_ssp3d, require_pre
 from evaluation.loop import DatasetInputs, GroundTruthBodies, evaluate
 from models.body_model import BodyModelAssetError, SMPLJointSuperset, load_regressor
 from models.bundle import load_bundle
+from tests.eval_helpers import GroundTruthSource, random_checkpoint
 from tests.smpl_fixture import write_open_format_assets
-from tests.test_evaluate import (  # noqa: F401  (module fixtures used below)
-    GroundTruthSource,
-    ground_truth,
-    pw3d_dir,
-    random_checkpoint,
-    smpl_dir,
-    ssp3d_dir,
-)
 
 
 def truncate(path: Path) -> None:

@@ -24,7 +24,7 @@ from predict.people import (
     paint_out,
     prominence,
 )
-from tests.test_predict import make_checkpoint
+from tests.helpers import make_checkpoint
 
 DEMO = Path(__file__).resolve().parents[1] / "demo" / "multi"
 GROUP = DEMO / "group_01_four_people.jpg"

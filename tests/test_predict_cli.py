@@ -13,8 +13,13 @@ import torch
 import run_predict
 from predict.outputs import OUTPUT_KINDS
 from predict.people import NO_PERSON
-from tests.test_image_io import jpeg_with_exif_orientation
-from tests.test_predict import make_checkpoint, render_person, write_precomputed, write_rgb
+from tests.helpers import (
+    jpeg_with_exif_orientation,
+    make_checkpoint,
+    render_person,
+    write_precomputed,
+    write_rgb,
+)
 
 GOOD = ("good1", "good2", "gray", "rgba", "deep16", "exif", "large")
 BAD_REASONS = {

@@ -19,7 +19,7 @@ from predict.outputs import write_npz
 from predict.pipeline import RunOptions, predict_files
 from predict.predictor import Predictor
 from predict.run_records import LOCK_NAME, RECORDS_NAME, OutputFolder
-from tests.test_predict import render_person, write_precomputed, write_rgb
+from tests.helpers import render_person, write_precomputed, write_rgb
 from utils.stale_files import remove_stale_temp_files
 
 FEW_OUTPUTS = ["--no-overlay", "--no-side", "--no-tpose", "--no-proxy", "--quiet", "--batch_size", "2"]

@@ -16,14 +16,8 @@ import run_train
 from configs import ConfigError, ExperimentConfig, load_config
 from configs.ranges import RANGES, numeric_settings
 from models.checkpoint import CheckpointError, read_checkpoint
-from tests.smpl_fixture import write_open_format_assets
-from tests.test_train_batch import TINY
+from tests.helpers import TINY
 from train.checkpointing import CHECKPOINT_DIR, METRICS_LOG, STATE_FILE, load_training_state, trim_metrics_log
-
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory) -> Path:
-    return write_open_format_assets(tmp_path_factory.mktemp("guard_assets"))
 
 
 @pytest.mark.parametrize(

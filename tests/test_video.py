@@ -14,7 +14,7 @@ import torch
 import run_predict
 from models.bundle import load_bundle
 from predict.video import BoxTracker, FrameSource, VideoReadError, one_euro, one_euro_two_way
-from tests.test_predict import make_checkpoint
+from tests.helpers import make_checkpoint
 
 CLIP = Path(__file__).resolve().parents[1] / "demo" / "multi" / "walk_01.mp4"
 FRAMES = 5
