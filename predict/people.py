@@ -34,9 +34,10 @@ INPAINT_SCALE = 4  # paint people out at 1/4 resolution: ~10 ms for a 640 x 480 
 MIN_NEW_SHARE = 0.3  # a detection with less of its silhouette outside earlier people is a repeat
 KEYPOINT_SEEN = 0.5  # keypoints at least this confident count towards completeness
 NO_PERSON = "No person found in this image."
-# The crop magnifies a person's silhouette box (times 1.2) to the regressor's 256 px input. Below 32 px tall
-# that is more than 9x: the silhouette is a few blocky pixels and the 17 joints lie within a pixel or two of
-# each other, so the body would be a guess from the mean, not a fit to the person.
+# Under 32 px tall a person is a blocky blob (limbs a pixel or two wide, the face's five keypoints within a
+# few pixels of each other) that the crop (1.2 times the box) magnifies to the regressor's input, 6.7 times
+# for the original's 256 px, 3.3 times for 128 px: the body would be the mean shape guessed into place, not
+# a fit to the person.
 MIN_PERSON_HEIGHT = 32
 
 
