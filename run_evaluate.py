@@ -128,6 +128,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--out", type=Path, help="JSON report (default: <checkpoint dir, or cwd>/eval_<dataset>.json)"
     )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="with --silh_from mediapipe: let mediapipe's and TensorFlow Lite's INFO and WARNING lines "
+        "through to stderr (default: hidden)",
+    )
     args = parser.parse_args(argv)
     if args.dataset not in GENERATED and args.data_dir is None:
         parser.error(f"--data_dir is required for --dataset {args.dataset}")
@@ -238,7 +244,8 @@ def _evaluate_dataset(
             require_precomputed_inputs(dataset, args.limit or len(dataset))
             inputs = DatasetInputs(dataset)
         else:
-            detector = stack.enter_context(make_detector(args.silh_from, args.joints_from))
+            options = {"native_logs": args.verbose} if args.silh_from == "mediapipe" else {}
+            detector = stack.enter_context(make_detector(args.silh_from, args.joints_from, **options))
             sources = f"{args.silh_from} silhouettes, {args.joints_from} joints"
             inputs = DetectorInputs(dataset, detector, sources)
         settings.update(

@@ -256,6 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="videos: a body shape per frame instead of one per person per clip",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="let the detector's native libraries (mediapipe, TensorFlow Lite) log their INFO and WARNING "
+        "lines to stderr (default: hidden)",
+    )
     return parser
 
 
@@ -453,7 +459,7 @@ def _detector_options(args: argparse.Namespace, joints_from: str, device) -> dic
         }
     if args.silhouette_weights is not None or args.keypoint_weights is not None:
         raise UsageError("--silhouette_weights and --keypoint_weights are for --joints_from keypointrcnn.")
-    return {}
+    return {"native_logs": args.verbose}
 
 
 if __name__ == "__main__":

@@ -44,8 +44,8 @@ else
 fi
 
 echo "== renderer benchmark"
-python3 -m benchmarks.rasterizer --batch-sizes $RENDER_BATCHES --json "$OUT/renderer_benchmark.json" \
-    $([ "$DEVICE" = cpu ] && echo --cpu-only) 2>&1 | tee "$OUT/renderer_benchmark.log"
+python3 -m benchmarks.rasterizer --batch_sizes $RENDER_BATCHES --json "$OUT/renderer_benchmark.json" \
+    $([ "$DEVICE" = cpu ] && echo --cpu_only) 2>&1 | tee "$OUT/renderer_benchmark.log"
 echo "== training benchmark"
 python3 -m benchmarks.training_step --device "$DEVICE" --batch_sizes "$TRAIN_BATCHES" --iters "$TRAIN_ITERS" \
     --precisions float32,auto --json "$OUT/train_benchmark.json" \
@@ -53,7 +53,7 @@ python3 -m benchmarks.training_step --device "$DEVICE" --batch_sizes "$TRAIN_BAT
 echo "== prediction benchmark"
 if python3 -c "import mediapipe, cv2" 2>/dev/null; then
     python3 -m benchmarks.prediction --device "$DEVICE" --json "$OUT/predict_benchmark.json" \
-        $([ "$SMOKE" = 1 ] && echo --num-images 2 --batch-sizes 2 --repeats 1) 2>&1 | tee "$OUT/predict_benchmark.log"
+        $([ "$SMOKE" = 1 ] && echo --num_images 2 --batch_sizes 2 --repeats 1) 2>&1 | tee "$OUT/predict_benchmark.log"
 else
     echo "skipped: mediapipe (the default detector) is not installed here" | tee "$OUT/predict_benchmark.log"
 fi

@@ -1,10 +1,10 @@
 """Inference benchmark: per-stage and end-to-end time per image, default detector, through the real pipeline.
 
-    python -m benchmarks.prediction [--device cpu|cuda|auto] [--images DIR] [--num-images 8]
-                                [--batch-sizes 1 8] [--refine-steps 0 20] [--checkpoint PATH] [--repeats 2]
+    python -m benchmarks.prediction [--device cpu|cuda|auto] [--images DIR] [--num_images 8]
+                                [--batch_sizes 1 8] [--refine_steps 0 20] [--checkpoint PATH] [--repeats 2]
                                 [--json PATH]
 
-Images: by default `--num-images` 640 x 480 pictures made from the one photo of a person available offline,
+Images: by default `--num_images` 640 x 480 pictures made from the one photo of a person available offline,
 Grace Hopper's portrait in matplotlib's sample data (matplotlib comes with mediapipe), scaled, placed at
 different positions and some mirrored, written as JPEG; or every image of `--images DIR`.
 Checkpoint: `--checkpoint`, else the shipped one when present, else random weights of the same architecture
@@ -170,21 +170,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--images", type=Path, default=None, help="folder of photos to time instead of the sample"
     )
-    parser.add_argument("--num-images", type=int, default=8, help="number of sample images to make")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--num_images", type=int, default=8, help="number of sample images to make")
+    parser.add_argument("--batch_sizes", type=int, nargs="+", default=[1, 8])
     parser.add_argument(
         "--checkpoint", type=Path, default=None, help="default: the shipped one, else random weights"
     )
     parser.add_argument(
-        "--refine-steps", type=int, nargs="+", default=[0, RefineConfig.steps], help="fit steps to compare"
+        "--refine_steps", type=int, nargs="+", default=[0, RefineConfig.steps], help="fit steps to compare"
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=Path, default=Path("outputs/predict_benchmark.json"))
     args = parser.parse_args(argv)
     if min(args.batch_sizes) < 1 or args.num_images < 1 or args.repeats < 1:
-        parser.error("batch sizes, --num-images and --repeats must be positive.")
+        parser.error("batch sizes, --num_images and --repeats must be positive.")
     if min(args.refine_steps) < 0:
-        parser.error("--refine-steps must be 0 or more.")
+        parser.error("--refine_steps must be 0 or more.")
     if args.device is None:
         devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     else:

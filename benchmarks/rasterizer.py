@@ -1,8 +1,8 @@
 """Label-map throughput of our rasterizer beside OpenCV's per-triangle silhouette, on the CPU and on CUDA,
 and the differentiable soft silhouette's forward + backward time (full and decimated mesh).
 
-    python -m benchmarks.rasterizer [--batch-sizes 1 4 16 64 256] [--size 256] [--soft-size 64]
-                                  [--soft-batch 8] [--json PATH]
+    python -m benchmarks.rasterizer [--batch_sizes 1 4 16 64 256] [--size 256] [--soft_size 64]
+                                  [--soft_batch 8] [--json PATH]
 
 The mesh is the open body model (additional/open_body/OPEN_BODY_NEUTRAL.npz, 27,420 faces) when present, else
 the procedural six-capsule body (27,352 faces). Each sample is placed as in training data generation: turned
@@ -184,11 +184,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4, 16, 64, 256])
+    parser.add_argument("--batch_sizes", type=int, nargs="+", default=[1, 4, 16, 64, 256])
     parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--soft-size", type=int, default=64, help="soft-silhouette raster side")
-    parser.add_argument("--soft-batch", type=int, default=8, help="soft-silhouette batch size")
-    parser.add_argument("--cpu-only", action="store_true", help="skip CUDA even when it is available")
+    parser.add_argument("--soft_size", type=int, default=64, help="soft-silhouette raster side")
+    parser.add_argument("--soft_batch", type=int, default=8, help="soft-silhouette batch size")
+    parser.add_argument("--cpu_only", action="store_true", help="skip CUDA even when it is available")
     parser.add_argument("--json", type=Path, default=Path("outputs/renderer_benchmark.json"))
     args = parser.parse_args(argv)
     if min(args.batch_sizes) < 1 or args.size < 1:

@@ -21,7 +21,7 @@ import torch
 
 from configs.loader import ConfigError
 from utils.errors import AssetError
-from utils.numpy_files import NUMPY_READ_ERRORS
+from utils.numpy_files import read_npz
 
 # Values of the original's `params_from` option; the three non-AMASS datasets are recognised by the
 # prefix of their file names, everything else in an npz counts as AMASS.
@@ -115,20 +115,13 @@ def _read_pose_file(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             f"Pose file {path} not found: put the original's npz files (amass_up3d_3dpw_train.npz, "
             "up3d_3dpw_val.npz) in data/ as its README says, or train with the procedural pose source."
         )
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            missing = [key for key in _REQUIRED_KEYS if key not in data.files]
-            if missing:
-                raise PoseFileError(
-                    f"{path} lacks {missing}: a pose file needs 'fnames' (N,), 'poses' (N, 72) and "
-                    "'shapes' (N, 10), as the original's training npz files have."
-                )
-            fnames, poses, shapes = (data[key] for key in _REQUIRED_KEYS)
-    except NUMPY_READ_ERRORS as error:  # damaged files, and object arrays that would need unpickling
-        raise PoseFileError(
-            f"{path} could not be read as an .npz of plain arrays ({type(error).__name__}: {error}); "
-            "download it again, or save 'fnames' as a string array if it stores pickled objects."
-        ) from None
+    advice = (
+        "a pose file holds 'fnames' (N,), 'poses' (N, 72) and 'shapes' (N, 10) as plain arrays, as the "
+        "original's training npz files do; download it again if it is damaged, or save 'fnames' as a string "
+        "array if it stores pickled objects"
+    )
+    data = read_npz(path, PoseFileError, advice, _REQUIRED_KEYS)
+    fnames, poses, shapes = (data[key] for key in _REQUIRED_KEYS)
     n = poses.shape[0] if poses.ndim == 2 else -1
     if poses.shape != (n, 72) or shapes.shape != (n, 10) or fnames.shape != (n,):
         raise PoseFileError(

@@ -46,7 +46,8 @@ from evaluation.report import (
 )
 from models.bundle import BodyModelBundle, load_bundle
 from predict.detectors.base import DetectorBackend
-from predict.predictor import NO_PERSON, PredictionBatch, Predictor, find_person
+from predict.people import find_people
+from predict.predictor import PredictionBatch, Predictor
 from proxy.crop import crop_bilinear
 from renderers import silhouette
 from utils.errors import InputFileError
@@ -91,7 +92,8 @@ class DatasetInputs:
 
 
 class DetectorInputs:
-    """A detector backend run on each sample's image, the largest roughly-centred person taken.
+    """A detector backend run on each sample's image, the most prominent person taken (`predict.people`:
+    size x centrality x completeness, as run_predict.py chooses).
 
     Where a frame can show several people (3DPW), the detector sees the square box of the labelled person,
     resampled to 512 x 512, so that the person choice lands on that person; the silhouette and joints are
@@ -112,10 +114,10 @@ class DetectorInputs:
             pixels = torch.from_numpy(image).permute(2, 0, 1)[None].float()
             crop = crop_bilinear(pixels, box, DETECTOR_CROP_SIZE)[0].permute(1, 2, 0)
             image = crop.round().clamp(0, 255).to(torch.uint8).numpy()
-        person = find_person(self.detector, image, path)
-        if person is None:
-            raise SampleInputError(NO_PERSON)
-        return ProxyInput(person.mask, person.keypoints)
+        found = find_people(self.detector, image, path)
+        if found.failure is not None:
+            raise SampleInputError(found.failure)
+        return ProxyInput(found.people[0].mask, found.people[0].keypoints)
 
 
 # ------------------------------------------------------------------------------------------ predictions

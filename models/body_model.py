@@ -30,7 +30,7 @@ from torch import nn
 from models.skinning import kinematic_chain, pose_corrective_offsets, regress_joints, shape_blend, skin
 from utils.errors import AssetError
 from utils.joint_names import NUM_BETAS, NUM_SKELETON_JOINTS, SMPL_PARENTS
-from utils.numpy_files import NUMPY_READ_ERRORS
+from utils.numpy_files import NUMPY_READ_ERRORS, read_npz
 
 NUM_POSE_BASIS = 9 * (NUM_SKELETON_JOINTS - 1)  # 207 pose-corrective coefficients
 # SMPL's kinematic tree (parent of each joint; the root's is -1). Every SMPL-format model must share it,
@@ -152,16 +152,6 @@ def _read_pickle(path: Path) -> dict:
     return {k: v.to_dense() if isinstance(v, _CompressedSparseStandIn) else v for k, v in content.items()}
 
 
-def _read_npz(path: Path) -> dict:
-    try:
-        with np.load(path, allow_pickle=False) as content:
-            return {key: content[key] for key in content.files}
-    except NUMPY_READ_ERRORS as exc:
-        raise BodyModelAssetError(
-            f"{path} could not be read as an .npz of plain arrays ({exc}); regenerate or replace it."
-        ) from exc
-
-
 def read_smpl_format(path: str | Path) -> SMPLFormatArrays:
     """Read and validate an SMPL-format model from a chumpy-free `.pkl` or an `.npz`.
 
@@ -177,7 +167,7 @@ def read_smpl_format(path: str | Path) -> SMPLFormatArrays:
     if path.suffix == ".pkl":
         content = _read_pickle(path)
     elif path.suffix == ".npz":
-        content = _read_npz(path)
+        content = read_npz(path, BodyModelAssetError, "regenerate or replace it")
     else:
         raise BodyModelAssetError(f"Body model file {path} must be a .pkl or an .npz in SMPL format.")
 

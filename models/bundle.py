@@ -36,7 +36,7 @@ from models.body_model import (
     superset_to_lsp14,
 )
 from utils.joint_names import NUM_BETAS, NUM_SKELETON_JOINTS
-from utils.numpy_files import NUMPY_READ_ERRORS
+from utils.numpy_files import read_npz
 from utils.rotations import axis_angle_to_rotmat
 from utils.runtime import here_or_in_repo
 
@@ -225,19 +225,6 @@ def _require(paths: list[Path], advice: str) -> None:
         raise BodyModelAssetError(f"Body model files are missing: {', '.join(missing)}; {advice}.")
 
 
-def _read_npz_keys(path: Path, keys: tuple[str, ...], advice: str) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as content:
-            missing = [key for key in keys if key not in content.files]
-            if missing:
-                raise BodyModelAssetError(f"{path} lacks the keys {missing}; {advice}.")
-            return {key: content[key] for key in keys}
-    except NUMPY_READ_ERRORS as exc:
-        raise BodyModelAssetError(
-            f"{path} could not be read as an .npz of plain arrays ({type(exc).__name__}: {exc}); {advice}."
-        ) from exc
-
-
 def _load_smpl_bundle(root: Path, gender: str) -> BodyModelBundle:
     model_path = root / "smpl" / f"SMPL_{gender.upper()}.pkl"
     mean_path = root / "neutral_smpl_mean_params_6dpose.npz"
@@ -256,7 +243,7 @@ def _load_smpl_bundle(root: Path, gender: str) -> BodyModelBundle:
         load_npy_asset(texture_path, _SMPL_ADVICE), load_npy_asset(cube_path, _SMPL_ADVICE)
     )
     # The file's `cam` is ignored: the original hard-sets the mean camera.
-    mean = _read_npz_keys(mean_path, ("pose", "shape"), _SMPL_ADVICE)
+    mean = read_npz(mean_path, BodyModelAssetError, _SMPL_ADVICE, ("pose", "shape"))
     return BodyModelBundle(
         body_model,
         SMPLJointHead(SMPLJointSuperset.from_dir(root)),
@@ -279,7 +266,7 @@ def _load_open_bundle(root: Path, gender: str) -> BodyModelBundle:
     _require([model_path, extras_path], _OPEN_ADVICE)
 
     body_model = SMPLFormatBodyModel.from_file(model_path)
-    extras = _read_npz_keys(extras_path, OPEN_EXTRAS_KEYS, _OPEN_ADVICE)
+    extras = read_npz(extras_path, BodyModelAssetError, _OPEN_ADVICE, OPEN_EXTRAS_KEYS)
     num_vertices = body_model.num_vertices
     for key, rows in (("coco17_regressor", 17), ("lsp14_regressor", 14)):
         if extras[key].shape != (rows, num_vertices):

@@ -42,6 +42,7 @@ from torch import nn
 from configs.loader import config_to_dict
 from utils.errors import AssetError
 from utils.runtime import atomic_path
+from utils.state_dicts import compare_shapes, list_some
 
 FORMAT_VERSION = 1
 CHECKSUM_KEY = "tensor_sha256"
@@ -341,21 +342,13 @@ def _fit_state_dict(model: nn.Module, state_dict: Mapping, name: str) -> dict[st
         for key in group:
             state.setdefault(key, first)
 
-    missing = [key for key in target if key not in state]
-    unexpected = [key for key in state if key not in target]
-    bad_shape = [
-        f"{key} {tuple(state[key].shape)} vs {tuple(target[key].shape)}"
-        for key in target
-        if key in state and tuple(state[key].shape) != tuple(target[key].shape)
-    ]
-    if missing or unexpected or bad_shape:
-        problems = [
-            _list_some(items, label)
-            for items, label in ((missing, "missing"), (unexpected, "unexpected"), (bad_shape, "wrong-shape"))
-            if items
-        ]
+    mismatch = compare_shapes(
+        {key: value.shape for key, value in target.items()},
+        {key: value.shape for key, value in state.items()},
+    )
+    if mismatch:
         raise CheckpointError(
-            f"Checkpoint {name} does not fit the model: {'; '.join(problems)}; {_EXPECTED}."
+            f"Checkpoint {name} does not fit the model: {mismatch.describe()}; {_EXPECTED}."
         )
 
     not_finite = [
@@ -363,8 +356,8 @@ def _fit_state_dict(model: nn.Module, state_dict: Mapping, name: str) -> dict[st
     ]
     if not_finite:
         raise CheckpointError(
-            f"Checkpoint {name} holds NaN or infinite weights ({_list_some(not_finite, 'tensor')}), so it is "
-            "damaged or from a diverged run; use another checkpoint (e.g. the run's best.tar)."
+            f"Checkpoint {name} holds NaN or infinite weights ({list_some(not_finite, 'tensor key')}), so "
+            "it is damaged or from a diverged run; use another checkpoint (e.g. the run's best.tar)."
         )
     return {
         key: value.to(target[key].dtype) if value.is_floating_point() else value
@@ -395,8 +388,3 @@ def _to_storage(
             memo[ident] = value.half() if half_precision and value.is_floating_point() else value
         out[key] = memo[ident]
     return out
-
-
-def _list_some(items: list[str], label: str, limit: int = 4) -> str:
-    shown = ", ".join(items[:limit]) + (", ..." if len(items) > limit else "")
-    return f"{len(items)} {label} key{'s' if len(items) != 1 else ''} ({shown})"

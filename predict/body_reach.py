@@ -29,6 +29,7 @@ LIMB_RADIUS = 0.3  # half-thickness of an arm or leg
 END_RADIUS = 0.4  # disc around each wrist and ankle (hand, foot)
 HEAD_RADIUS = 0.55  # disc around the head's centre (hair, hats)
 MIN_CONFIDENCE = 0.05  # joints below this are not drawn (keypoint files mark missing joints with 0)
+_ON = (1,)  # the drawing value of the one-channel reach map
 
 
 def body_reach(keypoints: np.ndarray, image_hw: tuple[int, int]) -> np.ndarray | None:
@@ -63,29 +64,34 @@ def body_reach(keypoints: np.ndarray, image_hw: tuple[int, int]) -> np.ndarray |
 
     reach = np.zeros((height, width), np.uint8)
     polygon = np.array([fixed(points[j]) for j in torso_joints], np.int32)
-    cv2.fillPoly(reach, [polygon], 1, lineType=cv2.LINE_8, shift=shift)
+    cv2.fillPoly(reach, [polygon], _ON, lineType=cv2.LINE_8, shift=shift)
     # The polygon's outline drawn thick grows it by the margin on every side.
-    cv2.polylines(reach, [polygon], True, 1, thickness=2 * max(1, round(TORSO_MARGIN * torso)), shift=shift)
+    cv2.polylines(reach, [polygon], True, _ON, thickness=2 * max(1, round(TORSO_MARGIN * torso)), shift=shift)
     for start, end in _LIMBS:
         if min(confidence[start], confidence[end]) >= MIN_CONFIDENCE:
-            cv2.line(reach, fixed(points[start]), fixed(points[end]), 1, thickness=limb_width, shift=shift)
+            cv2.line(reach, fixed(points[start]), fixed(points[end]), _ON, thickness=limb_width, shift=shift)
     for joint in _ENDS:
         if confidence[joint] >= MIN_CONFIDENCE:
-            cv2.circle(reach, fixed(points[joint]), radius(END_RADIUS), 1, thickness=-1, shift=shift)
+            cv2.circle(reach, fixed(points[joint]), radius(END_RADIUS), _ON, thickness=-1, shift=shift)
     head = [j for j in (_NOSE, _L_EAR, _R_EAR) if confidence[j] >= MIN_CONFIDENCE]
     neck = 0.5 * (points[_L_SHOULDER] + points[_R_SHOULDER])
     centre = points[head].mean(0) if head else neck + 0.35 * (neck - 0.5 * (points[_L_HIP] + points[_R_HIP]))
-    cv2.circle(reach, fixed(centre), radius(HEAD_RADIUS), 1, thickness=-1, shift=shift)
+    cv2.circle(reach, fixed(centre), radius(HEAD_RADIUS), _ON, thickness=-1, shift=shift)
     cv2.line(
-        reach, fixed(neck), fixed(centre), 1, thickness=2 * max(1, round(LIMB_RADIUS * torso)), shift=shift
+        reach, fixed(neck), fixed(centre), _ON, thickness=2 * max(1, round(LIMB_RADIUS * torso)), shift=shift
     )
     return reach.astype(bool)
+
+
+def person_reach(person: PersonDetection) -> np.ndarray | None:
+    """`body_reach` of a detected person, at the size of their mask."""
+    return body_reach(person.keypoints, (person.mask.shape[0], person.mask.shape[1]))
 
 
 def within_reach(person: PersonDetection) -> PersonDetection | None:
     """The person with their mask limited to their body's reach; None when nothing of the mask is left.
     A person whose reach cannot be drawn is returned unchanged."""
-    reach = body_reach(person.keypoints, (person.mask.shape[0], person.mask.shape[1]))
+    reach = person_reach(person)
     if reach is None:
         return person
     mask = person.mask & reach

@@ -12,6 +12,9 @@ Backends that return several people per call are handled alike: all of a call's 
 `prominence` scores a person by size, centrality and completeness; people are ordered by it (p0 = the
 most prominent) and `--people main` keeps p0, so a person standing in the middle wins over a half-hidden
 one at the picture's edge even when the latter is larger.
+
+People whose silhouette is less than `MIN_PERSON_HEIGHT` pixels tall are set aside (`PeopleFound.too_small`):
+a picture where nobody else is found fails with `too_small_reason`.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from predict.body_reach import body_reach, within_reach
+from predict.body_reach import person_reach, within_reach
 from predict.detectors.base import DetectorBackend, PersonDetection, mask_box
 from predict.detectors.retry import map_window_back
 
@@ -34,15 +37,48 @@ INPAINT_SCALE = 4  # paint people out at 1/4 resolution: ~10 ms for a 640 x 480 
 MIN_NEW_SHARE = 0.3  # a detection with less of its silhouette outside earlier people is a repeat
 KEYPOINT_SEEN = 0.5  # keypoints at least this confident count towards completeness
 TILE_MIN_SIDE = 720  # pictures with a shorter side are searched whole only (their people are large enough)
+NO_PERSON = "No person found in this image."
+# Under 32 px tall a person is a blocky blob (limbs a pixel or two wide, the face's five keypoints within a
+# few pixels of each other) that the crop (1.2 times the box) magnifies to the regressor's input, 6.7 times
+# for the original's 256 px, 3.3 times for 128 px: the body would be the mean shape guessed into place, not
+# a fit to the person.
+MIN_PERSON_HEIGHT = 32
 
 
 @dataclass
 class PeopleFound:
     """People of one picture, most prominent first, and how they were found."""
 
-    people: list[PersonDetection]
+    people: list[PersonDetection]  # those at least MIN_PERSON_HEIGHT pixels tall
     attempt: str | None  # the retrying detector's attempt that found the first person (None: plain)
     detector_calls: int
+    too_small: list[PersonDetection]  # found, but below MIN_PERSON_HEIGHT; most prominent first
+
+    @property
+    def failure(self) -> str | None:
+        """Why the picture gives no body (nobody found, or only people too small), None when it does."""
+        if self.people:
+            return None
+        return too_small_reason(self.too_small) if self.too_small else NO_PERSON
+
+
+def silhouette_height(person: PersonDetection) -> int:
+    """Height in pixels of the box of the person's silhouette (its rows from first to last, inclusive)."""
+    box = mask_box(person.mask)
+    assert box is not None  # a PersonDetection's mask has a pixel
+    return int(box[3] - box[1])
+
+
+def tall_enough(person: PersonDetection) -> bool:
+    """Whether the person's silhouette is at least `MIN_PERSON_HEIGHT` pixels tall."""
+    return silhouette_height(person) >= MIN_PERSON_HEIGHT
+
+
+def too_small_reason(people: Sequence[PersonDetection]) -> str:
+    """The one-sentence reason a picture whose only people are too small gives no body."""
+    tallest = max(silhouette_height(person) for person in people)
+    who = "The person found is" if len(people) == 1 else f"The {len(people)} people found are at most"
+    return f"{who} {tallest} px tall: too small for a usable fit (at least {MIN_PERSON_HEIGHT} px)."
 
 
 def find_people(
@@ -52,7 +88,8 @@ def find_people(
     max_people: int = DEFAULT_MAX_PEOPLE,
     tiles: bool = True,
 ) -> PeopleFound:
-    """Everybody in the picture (at most `max_people`), ordered by `prominence`.
+    """Everybody in the picture (at most `max_people`), ordered by `prominence`; people under
+    `MIN_PERSON_HEIGHT` pixels go to `too_small`.
 
     The detector's retries (a `RetryingDetector`) run for the first search only: once someone is found,
     the plain backend (`detector.primary`) looks for the others. With `tiles`, a large picture (short side
@@ -62,16 +99,19 @@ def find_people(
         ImageDetectionError: the detector cannot process this picture.
     """
     height, width = image_rgb.shape[:2]
-    plain = getattr(detector, "primary", detector)
+    plain = detector.primary
     search = _Search(image_rgb, image_path, max_people)
     search.run(detector, plain)
-    search.attempt = getattr(detector, "last_attempt", None) if search.calls else None
+    search.attempt = detector.last_attempt
     if tiles and plain.looks_at_pixels:
         for window in tile_windows((height, width)):
             if len(search.people) >= max_people:
                 break
             search.run(plain, plain, window)
-    return PeopleFound(order_by_prominence(search.people, (height, width)), search.attempt, search.calls)
+    ordered = order_by_prominence(search.people, (height, width))
+    usable = [person for person in ordered if tall_enough(person)]
+    too_small = [person for person in ordered if not tall_enough(person)]
+    return PeopleFound(usable, search.attempt, search.calls, too_small)
 
 
 def tile_windows(image_hw: tuple[int, int]) -> list[tuple[int, int, int]]:
@@ -210,7 +250,7 @@ def unhidden_shares(people: Sequence[PersonDetection]) -> list[float]:
     excess on A's side is the part of A that B covers. A's share is A's silhouette over silhouette plus
     every such excess: 1 for someone in front of everybody, about 1/2 for someone half hidden. Symmetric in
     the people and in the picture's mirror image."""
-    reaches = [body_reach(person.keypoints, person.mask.shape) for person in people]
+    reaches = [person_reach(person) for person in people]
     covered = [0] * len(people)
     for a in range(len(people)):
         for b in range(a + 1, len(people)):
@@ -226,9 +266,10 @@ def unhidden_shares(people: Sequence[PersonDetection]) -> list[float]:
 
 
 def choose_main(people: Sequence[PersonDetection], image_hw: tuple[int, int]) -> PersonDetection | None:
-    """The most prominent person, None when there is nobody."""
+    """The most prominent person at least `MIN_PERSON_HEIGHT` pixels tall, None when there is none."""
     ordered = order_by_prominence(people, image_hw)
-    return ordered[0] if ordered else None
+    usable = [person for person in ordered if tall_enough(person)]
+    return usable[0] if usable else None
 
 
 def _without(person: PersonDetection, taken: np.ndarray) -> PersonDetection | None:

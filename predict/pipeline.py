@@ -47,7 +47,7 @@ from predict.outputs import (
     write_png,
 )
 from predict.people import DEFAULT_MAX_PEOPLE, find_people
-from predict.predictor import NO_PERSON, PredictionBatch, PredictionInputError, Predictor
+from predict.predictor import PredictionBatch, PredictionInputError, Predictor
 from predict.report_html import write_report_html
 from predict.run_records import OutputFolder, merged_results, result_from_record
 from predict.views import proxy_pictures, render_overlays, render_side_views, render_tpose_views
@@ -277,8 +277,8 @@ def _read_and_detect(
     except Exception as error:  # a detector crash on one odd image must not end a long run
         result.fail(f"The {detector.name} detector failed on this image ({type(error).__name__}: {error}).")
     else:
-        if not found.people:
-            result.fail(NO_PERSON)
+        if found.failure is not None:
+            result.fail(found.failure)
     finally:
         result.timings_ms["detect"] = _ms_since(start)
     if result.status == "failed":

@@ -65,7 +65,6 @@ if TYPE_CHECKING:
 
 _Section = TypeVar("_Section", bound="DataclassInstance")  # a config section dataclass
 DEFAULT_CHECKPOINT = Path("checkpoints/open_body/straps_open_body.pt")
-NO_PERSON = "No person found in this image."
 
 
 class PredictionInputError(UsageError, ValueError):
@@ -444,13 +443,16 @@ class Predictor:
         detect_ms: list[float] = []
         for index, (image, path) in enumerate(zip(images, paths, strict=True)):
             start = time.perf_counter()
+            person = None
             try:
-                person = find_person(detector, image, path)
+                found = find_people(detector, image, path)
             except ImageDetectionError as error:
-                failures[index], person = str(error), None
+                failures[index] = str(error)
             else:
-                if person is None:
-                    failures[index] = NO_PERSON
+                if found.failure is not None:
+                    failures[index] = found.failure
+                else:
+                    person = found.people[0]
             detect_ms.append(1000.0 * (time.perf_counter() - start))
             if person is not None:
                 people.append(person)
@@ -515,19 +517,6 @@ class _PlacedBody:
     joints2d: Tensor  # (B, 17, 2) image pixels
     iou: Tensor  # (B,)
     joint_error: Tensor  # (B,)
-
-
-def find_person(
-    detector: DetectorBackend, image_rgb: np.ndarray, image_path: Path | None = None
-) -> PersonDetection | None:
-    """The person to reconstruct in one image (the most prominent of everybody found, see
-    `predict.people`), or None when nobody is found.
-
-    Raises:
-        ImageDetectionError: the detector cannot process this image.
-    """
-    people = find_people(detector, image_rgb, image_path).people
-    return people[0] if people else None
 
 
 def _mean_joint_error(joints2d: Tensor, detected: Tensor, visible: Tensor) -> Tensor:

@@ -194,8 +194,8 @@ class Refiner:
             per_start = best_objective.view(len(turns), batch_size)
             choice = per_start.argmin(0)
             rows = choice * batch_size + torch.arange(batch_size, device=choice.device)
-            fitted = tuple(tensor[rows] for tensor in fitted)
-            start = tuple(tensor[:batch_size] for tensor in start)
+            fitted = (fitted[0][rows], fitted[1][rows], fitted[2][rows])
+            start = (start[0][:batch_size], start[1][:batch_size], start[2][:batch_size])
             best_objective = per_start.gather(0, choice[None])[0]
             objective_start = objective_start[:batch_size]
             active = active[:batch_size]

@@ -2,9 +2,11 @@
 
 From the run's summary (predict.outputs.build_summary): the images that failed, with their reasons, at the
 top; then every image with its overlay and side view (by relative path to the files beside the page), its
-fit scores, timings and files; then the run's settings. Nothing is fetched: no network, no script library;
-a small inline script sorts the table by any column (click a header; `report.html#sort=silhouette_iou`
-opens it sorted worst fit first, `#sort=KEY:desc` the other way) and marks a picture whose file is missing.
+fit scores (with refinement, the refined ones beside the regressor's own, and whether the fit kept the
+regressor's result), timings and files; then the run's settings. Nothing is fetched: no network, no script
+library; a small inline script sorts the table by any column (click a header;
+`report.html#sort=silhouette_iou` opens it sorted worst fit first, `#sort=KEY:desc` the other way) and marks
+a picture whose file is missing.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
@@ -23,8 +25,19 @@ REPORT_NAME = "report.html"
 THUMBNAIL_HEIGHT = 180  # pixels on the page
 # Pictures shown per image, by the suffix of their file names (several with a person index: <stem>_p0...).
 SHOWN_PICTURES = (("overlay", "_overlay.png"), ("side view", "_side.png"))
-# Column titles of the fit scores summary.json knows; other scores are titled with their keys.
-FIT_TITLES = {"silhouette_iou": "silhouette IoU", "joints2d_error_px": "2D joint error (px)"}
+# The fit columns summary.json's `fit` gives, in this order and with these titles; its nested records (the
+# regressor's own scores, the refinement's record) become flat columns under dotted keys (`flat_fit`).
+# Other keys follow, titled with their keys.
+FIT_TITLES = {
+    "silhouette_iou": "silhouette IoU",
+    "regressor.silhouette_iou": "regressor's silhouette IoU",
+    "joints2d_error_px": "2D joint error (px)",
+    "regressor.joints2d_error_px": "regressor's 2D joint error (px)",
+    "refinement.kept_regressor": "kept the regressor",
+    "refinement.objective_start": "objective before refinement",
+    "refinement.objective_end": "objective after refinement",
+}
+FIT_NOTE = "refinement.note"  # why the regressor's result was kept: the tooltip of that cell, not a column
 
 _STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
@@ -119,18 +132,32 @@ def _failures_section(failed: list[dict[str, Any]]) -> str:
     )
 
 
+def flat_fit(fit: Mapping[str, Any]) -> dict[str, Any]:
+    """A fit entry with its nested records flattened to dotted keys: {"regressor": {"silhouette_iou": x}}
+    -> {"regressor.silhouette_iou": x}."""
+    flat: dict[str, Any] = {}
+    for key, value in fit.items():
+        if isinstance(value, Mapping):
+            flat.update({f"{key}.{inner}": item for inner, item in flat_fit(value).items()})
+        else:
+            flat[key] = value
+    return flat
+
+
 def _images_section(done: list[dict[str, Any]]) -> str:
-    fit_keys = list(dict.fromkeys(key for entry in done for key in (entry.get("fit") or {})))
+    fits = [flat_fit(entry.get("fit") or {}) for entry in done]
+    found = dict.fromkeys(key for fit in fits for key in fit if key != FIT_NOTE)
+    fit_keys = [key for key in FIT_TITLES if key in found] + [key for key in found if key not in FIT_TITLES]
     headers = ['<th data-key="image" data-type="text">image</th>']
     headers += [f"<th>{_text(label)}</th>" for label, _ in SHOWN_PICTURES]
     headers += [
-        f'<th data-key="{_text(key)}" data-type="number" title="{_text(key)}">'
-        f"{_text(FIT_TITLES.get(key, key))}</th>"
+        f'<th data-key="{_text(key)}" data-type="{"text" if _is_flag(key, fits) else "number"}" '
+        f'title="{_text(key)}">{_text(FIT_TITLES.get(key, key))}</th>'
         for key in fit_keys
     ]
     headers += ['<th data-key="total_ms" data-type="number">time (ms)</th>', "<th>files</th>"]
     rows = []
-    for entry in done:
+    for entry, fit in zip(done, fits, strict=True):
         path = str(entry.get("path", ""))
         name = PurePosixPath(path.replace("\\", "/")).name
         outputs = [str(file) for file in entry.get("outputs", [])]
@@ -138,8 +165,12 @@ def _images_section(done: list[dict[str, Any]]) -> str:
         for label, suffix in SHOWN_PICTURES:
             pictures = [file for file in outputs if file.endswith(suffix)]
             cells.append("<td>" + "".join(_picture(file, label) for file in pictures) + "</td>")
-        fit = entry.get("fit") or {}
-        cells += [_number_cell(fit.get(key)) for key in fit_keys]
+        cells += [
+            _flag_cell(fit.get(key), str(fit.get(FIT_NOTE, "")))
+            if _is_flag(key, fits)
+            else _number_cell(fit.get(key))
+            for key in fit_keys
+        ]
         timings = entry.get("timings_ms") or {}
         stages = ", ".join(f"{stage} {ms:.0f}" for stage, ms in timings.items() if stage != "total")
         cells.append(_number_cell(timings.get("total"), title=stages, digits=0))
@@ -166,6 +197,17 @@ def _picture(file: str, label: str) -> str:
 
 def _links(files: Iterable[str]) -> str:
     return "<br>".join(f'<a href="{_href(file)}">{_text(file)}</a>' for file in files)
+
+
+def _is_flag(key: str, fits: list[dict[str, Any]]) -> bool:
+    """Whether a fit column holds yes / no values (such as `refinement.kept_regressor`)."""
+    return any(isinstance(fit.get(key), bool) for fit in fits)
+
+
+def _flag_cell(value: Any, title: str) -> str:
+    shown = "" if not isinstance(value, bool) else ("yes" if value else "no")
+    title_attribute = f' title="{_text(title)}"' if title else ""
+    return f'<td data-value="{shown}"{title_attribute}>{shown}</td>'
 
 
 def _number_cell(value: Any, title: str = "", digits: int = 4) -> str:

@@ -41,8 +41,11 @@ class CropResult:
 
 
 def mask_bbox(masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Bounding box of the nonzero pixels of each map.
+    """Bounding box of the nonzero pixels of each map: the project's one box-of-a-mask scan.
 
+    The box is in inclusive pixel indices (the last occupied column and row themselves), the original's
+    convention, on which its crop arithmetic (`original_crop_boxes`) depends; `square_crop_boxes` and
+    `predict.detectors.base.mask_box` add 1 to the far corner to get pixel edges.
     Args:
         masks: (B, H, W) label maps or masks.
     Returns:

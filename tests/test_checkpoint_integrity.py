@@ -18,7 +18,9 @@ from models.checkpoint import (
     save_regressor_checkpoint,
 )
 from models.regressor import SingleInputRegressor
-from tests.test_regressor import fabricated_original_state_dict, stand_in_mean_params
+from tests.helpers import fabricated_original_state_dict, stand_in_mean_params
+
+pytestmark = pytest.mark.reliability  # damaged and hostile files, every test
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints/open_body/straps_open_body.pt"
 
@@ -59,8 +61,9 @@ def test_non_finite_weights_are_refused_naming_the_file(tmp_path: Path, regresso
         load_regressor_weights(regressor, tmp_path / "nan.tar")
 
 
-def test_the_shipped_checkpoint_without_checksum_still_loads() -> None:
+def test_the_shipped_checkpoint_carries_a_checksum_and_loads() -> None:
     content = read_checkpoint(SHIPPED)
+    assert isinstance(content.get("tensor_sha256"), str)
     regressor = SingleInputRegressor(stand_in_mean_params())
     assert load_regressor_weights(regressor, content, name=SHIPPED).origin == "straps-rebuilt"
 

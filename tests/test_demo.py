@@ -14,6 +14,7 @@ from models.bundle import load_bundle
 from renderers import silhouette
 from tools.demo_scenes import (
     SCENES,
+    check_with_detector,
     frame_camera,
     generate,
     load_truth,
@@ -167,3 +168,16 @@ def test_make_tileable_wraps_without_a_seam():
     inner = np.abs(np.diff(tiled, axis=1)).mean()
     assert np.abs(tiled[:, 0] - tiled[:, -1]).mean() < 2 * inner
     assert np.abs(tiled[0] - tiled[-1]).mean() < 2 * np.abs(np.diff(tiled, axis=0)).mean()
+
+
+def test_detector_check_scores_the_person_against_the_ground_truth(tmp_path):
+    """The --check of the demo renders: mediapipe on a render beside its ground truth (mask, keypoints)."""
+    stem = "render_01_standing"
+    for sub, suffix in (("masks", ".png"), ("keypoints", ".npy")):
+        (tmp_path / "ground_truth" / sub).mkdir(parents=True)
+        truth = (GT / sub / f"{stem}{suffix}").read_bytes()
+        (tmp_path / "ground_truth" / sub / f"{stem}{suffix}").write_bytes(truth)
+    (tmp_path / f"{stem}.jpg").write_bytes((DEMO / f"{stem}.jpg").read_bytes())
+    (row,) = check_with_detector(tmp_path)
+    assert row["image"] == f"{stem}.jpg" and row["found"] and 0.5 < row["mean_conf"] <= 1.0
+    assert row["iou"] > 0.9 and row["kp_px"] < 10

@@ -1,4 +1,4 @@
-"""predict/detectors and predict/person_choice: backends, output conversion, pairing and person choice."""
+"""predict/detectors: backends, output conversion and pairing."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from predict.detectors import (
     COCO17_NAMES,
@@ -18,7 +19,7 @@ from predict.detectors import (
     PersonDetection,
     make_detector,
 )
-from predict.detectors.base import box_iou
+from predict.detectors.base import box_iou, mask_box
 from predict.detectors.detectron2_conversion import (
     KeypointInstances,
     MaskInstances,
@@ -31,7 +32,8 @@ from predict.detectors.detectron2_conversion import (
 )
 from predict.detectors.mediapipe_backend import BLAZEPOSE_TO_COCO17, MediapipeBackend, blazepose_to_coco17
 from predict.detectors.precomputed import PrecomputedBackend
-from predict.person_choice import choose_person
+from predict.people import choose_main
+from proxy.crop import mask_bbox
 from utils.image_io import read_image_rgb
 
 
@@ -67,47 +69,14 @@ def test_person_detection_rejects_wrong_layouts() -> None:
     assert good.area == 200.0 and good.centre == (15.0, 20.0)
 
 
-# ------------------------------------------------------------------------------------------ person choice
-
-
-def test_choose_person_prefers_the_largest_centred_person() -> None:
-    big_off_centre = person((0, 0, 45, 90))
-    small_centred = person((40, 30, 60, 70))
-    bigger_centred = person((30, 20, 70, 80))
-    assert choose_person([big_off_centre, small_centred], (100, 100)) is small_centred
-    assert choose_person([small_centred, bigger_centred, big_off_centre], (100, 100)) is bigger_centred
-
-
-def test_choose_person_falls_back_to_the_largest_and_none_for_nobody() -> None:
-    left, right_larger = person((0, 0, 20, 40)), person((70, 50, 100, 100))
-    assert choose_person([left, right_larger], (100, 100)) is right_larger
-    assert choose_person([], (100, 100)) is None
-
-
-def test_choose_person_tolerance_uses_the_long_side() -> None:
-    # Portrait 600 x 300: a centre 80 px below the middle is within 600/6 = 100 (the original's w/6 on its
-    # padded 512 square) although it is beyond 300/6 = 50.
-    low = person((100, 330, 200, 430), image_hw=(600, 300))
-    larger_off_centre = person((0, 0, 150, 200), image_hw=(600, 300))
-    assert choose_person([larger_off_centre, low], (600, 300)) is low
-
-
-@pytest.mark.parametrize("image_hw", [(480, 640), (640, 360)])
-def test_choose_person_matches_the_original_rule_on_the_padded_square(image_hw: tuple[int, int]) -> None:
-    """The original applies |centre - 256| < 512/6 on both axes in the 512 padded square; same choice here."""
-    rng = np.random.default_rng(4)
-    square = SquarePad(image_hw)
-    height, width = image_hw
-    for _ in range(200):
-        corners = np.sort(rng.uniform(0, 1, (5, 2, 2)), axis=1) * [width, height]
-        people = [person(tuple(c.reshape(4)), image_hw) for c in corners]
-        in_square = [(p.box.reshape(2, 2) + square.offset) * (512 / square.side) for p in people]
-        areas = [np.prod(b[1] - b[0]) for b in in_square]
-        centres = [b.mean(axis=0) for b in in_square]
-        order = sorted(range(len(people)), key=lambda i: -areas[i])
-        centred = [i for i in order if (np.abs(centres[i] - 256) < 512 / 6).all()]
-        expected = people[(centred or order)[0]]
-        assert choose_person(people, image_hw) is expected
+def test_person_boxes_are_the_crop_boxes_with_pixel_edges() -> None:
+    """One box scan: a person box is `mask_bbox`'s inclusive indices with 1 added to the far corner."""
+    mask = np.zeros((40, 30), bool)
+    mask[5:17, 3:4] = True  # columns 3 only, rows 5..16
+    mask[20, 12] = True
+    assert mask_box(mask).tolist() == [3, 5, 13, 21]
+    assert mask_bbox(torch.from_numpy(mask)[None])[0][0].tolist() == [3, 5, 12, 20]
+    assert mask_box(np.zeros((4, 4), bool)) is None
 
 
 # --------------------------------------------------------------------------------------------- mediapipe
@@ -152,7 +121,7 @@ def test_mediapipe_finds_the_person_in_a_real_photo(mediapipe_backend: Mediapipe
     image = read_image_rgb(real_photo_path()).rgb  # 600 x 512 head-and-shoulders portrait
     people = mediapipe_backend.detect(image)
     assert len(people) == 1
-    found = choose_person(people, image.shape[:2])
+    found = choose_main(people, image.shape[:2])
     assert found is people[0]
     assert found.mask.shape == image.shape[:2] and 0.2 < found.mask.mean() < 0.95
     kp = {name: found.keypoints[i] for i, name in enumerate(COCO17_NAMES)}
@@ -340,7 +309,7 @@ def test_detectron2_outputs_to_the_chosen_person_in_photo_pixels() -> None:
     )
     people = square.detections_to_image(pair_people(keypoint_people, mask_people))
     assert len(people) == 2
-    chosen = choose_person(people, photo_hw)
+    chosen = choose_main(people, photo_hw)
     assert chosen is people[0]
     assert chosen.mask.shape == photo_hw and iou(chosen.mask, photo_masks[0]) > 0.97
     np.testing.assert_allclose(chosen.keypoints[:, :2], photo_keypoints[0][:, :2], atol=1e-3)

@@ -232,6 +232,7 @@ class _Payload:
         return (open, (self.marker, "w"))
 
 
+@pytest.mark.reliability
 def test_weights_files_are_read_without_running_code(tmp_path: Path) -> None:
     weights = {"backbone.conv.weight": np.arange(12, dtype=np.float32).reshape(3, 4), "b": np.ones(2)}
     read = read_weights(write_zoo_pkl(tmp_path / "zoo.pkl", weights), "PointRend")
@@ -291,7 +292,8 @@ def test_the_original_pointrend_layout_is_renamed_to_todays_model() -> None:
     with pytest.raises(WeightsFileError) as error:
         match_weights(model, originals, "PointRend", Path("w.pkl"))
     message = str(error.value)
-    assert "lacks roi_heads.mask_head" in message and "does not have: roi_heads.mask_" in message
+    assert "missing weights (roi_heads.mask_head" in message
+    assert "unexpected weights (roi_heads.mask_" in message
 
 
 def test_the_densepose_layout_picks_the_model_configuration() -> None:
@@ -311,9 +313,9 @@ def test_the_densepose_layout_picks_the_model_configuration() -> None:
     with pytest.raises(WeightsFileError) as error:
         match_weights(current, zero_weights(legacy), "DensePose", Path("d.pkl"))
     message = str(error.value)
-    assert "\n" not in message and "lacks roi_heads.decoder." in message
+    assert "\n" not in message and "missing weights (roi_heads.decoder." in message
     assert (
-        "has wrong shapes: roi_heads.densepose_predictor.ann_index_lowres.weight (512, 15, 4, 4) instead "
+        "wrong-shape weights (roi_heads.densepose_predictor.ann_index_lowres.weight (512, 15, 4, 4) instead "
         "of (512, 2, 4, 4)" in message
     )
     assert message.endswith("densepose_rcnn_R_101_FPN_s1x or _s1x_legacy model).")
@@ -329,8 +331,8 @@ def test_keypoint_weights_must_match_and_old_leftovers_are_dropped() -> None:
     weights["roi_heads.extra.weight"] = np.zeros(1, np.float32)
     with pytest.raises(
         WeightsFileError,
-        match=r"lacks roi_heads.keypoint_head.score_lowres.weight; has weights the model does not have: "
-        r"roi_heads.extra.weight; expected detectron2's model-zoo file https://",
+        match=r"1 missing weight \(roi_heads.keypoint_head.score_lowres.weight\); 1 unexpected weight "
+        r"\(roi_heads.extra.weight\); expected detectron2's model-zoo file https://",
     ):
         match_weights(model, weights, "Keypoint R-CNN", Path("k.pkl"))
 
@@ -397,6 +399,7 @@ def test_keypoint_weights_are_looked_for_before_downloading(tmp_path: Path) -> N
     )
 
 
+@pytest.mark.reliability
 def test_keypoint_weights_download_and_its_failure_leave_no_partial_files(tmp_path: Path) -> None:
     source = write_zoo_pkl(tmp_path / "served.pkl", {"a": np.ones(3, np.float32)})
     cache = tmp_path / "cache"

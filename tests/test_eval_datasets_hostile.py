@@ -15,13 +15,9 @@ import run_evaluate
 from evaluation.datasets import DatasetError, read_label_arrays, read_ssp3d
 from evaluation.loop import DatasetInputs, evaluate
 from evaluation.synthetic import SyntheticBenchmarkConfig, ensure_synthetic_benchmark
-from tests import test_evaluate
-from tests.test_evaluate import GroundTruthSource
+from tests.eval_helpers import GroundTruthSource
 
-# The tiny SSP-3D folder and fake SMPL ground truth of the evaluation tests.
-smpl_dir = test_evaluate.smpl_dir
-ground_truth = test_evaluate.ground_truth
-ssp3d_dir = test_evaluate.ssp3d_dir
+pytestmark = pytest.mark.reliability  # damaged and hostile files, every test
 
 
 class _Payload:

@@ -1,9 +1,9 @@
 """Evaluation: metric glue by hand, dataset readers, the loop with perfect predictions, the CLI end to end.
 
-Tiny SSP-3D-format and 3DPW-format datasets are written here with the fake SMPL assets of
-tests/smpl_fixture.py; the synthetic benchmark is generated with the shipped open body model. Perfect
-predictions come from `GroundTruthSource`, which hands the loop the ground truth itself through the
-`PredictionSource` protocol the real predictor uses.
+Tiny SSP-3D-format and 3DPW-format datasets are written by fixtures of conftest.py with the fake SMPL
+assets of tests/smpl_fixture.py; the synthetic benchmark is generated with the shipped open body model.
+Perfect predictions come from `tests.eval_helpers.GroundTruthSource`, which hands the loop the ground truth
+itself through the `PredictionSource` protocol the real predictor uses.
 """
 
 from __future__ import annotations
@@ -18,14 +18,11 @@ import pytest
 import torch
 
 import run_evaluate
-from data.procedural_poses import ProceduralPoseSource
-from evaluation.datasets import DatasetError, ProxyInput, pw3d_keys, read_3dpw, read_ssp3d
+from evaluation.datasets import DatasetError, ProxyInput, read_3dpw, read_ssp3d
 from evaluation.loop import (
     DatasetInputs,
     DetectorInputs,
-    EvalBatch,
     GroundTruthBodies,
-    PlacedBodies,
     PredictorSource,
     evaluate,
 )
@@ -42,45 +39,14 @@ from evaluation.synthetic import (
     ensure_synthetic_benchmark,
     generate_synthetic_benchmark,
 )
-from models.bundle import load_bundle
-from models.checkpoint import save_regressor_checkpoint
-from models.regressor import SingleInputRegressor
 from predict.detectors import make_detector
 from predict.predictor import Predictor
-from renderers import silhouette
-from tests.smpl_fixture import write_open_format_assets, write_smpl_format_assets
-from utils.cameras import perspective_project
+from tests.eval_helpers import FOCAL, SIZE, GroundTruthSource, random_checkpoint, write_png
+from tests.smpl_fixture import write_open_format_assets
 from utils.metrics import lsp14_pelvis, root_align
 from utils.rotations import axis_angle_to_rotmat
 
-SIZE = 512
-FOCAL = 5000.0
 MM_METRICS = ("pve_pelvis", "pve_sc", "pve_pa", "pve_t_sc", "mpjpe_pelvis", "mpjpe_sc", "mpjpe_pa")
-
-
-class GroundTruthSource:
-    """Perfect predictions: each sample's ground-truth body and camera (3DPW has no camera: a fixed one)."""
-
-    description = "ground truth"
-
-    def __init__(self, bodies: GroundTruthBodies):
-        self.bodies = bodies
-        self.body_model = bodies.kind
-        self.faces = bodies.bundle("n").faces
-
-    def predict(self, batch: EvalBatch) -> PlacedBodies:
-        target = self.bodies.posed(batch.poses, batch.betas, batch.genders)
-        b = len(batch.indices)
-        fixed = torch.tensor([[0.0, -0.1, 24.0]]).expand(b, 3)
-        cam_t = batch.cam_trans if batch.cam_trans is not None else fixed
-        return PlacedBodies(
-            vertices=target.vertices,
-            lsp14=target.lsp14,
-            betas=batch.betas,
-            cam_t=cam_t,
-            focal_length=torch.full((b,), FOCAL),
-            principal_point=torch.full((b, 2), SIZE / 2),
-        )
 
 
 def random_points(batch: int, n: int, seed: int) -> torch.Tensor:
@@ -128,98 +94,6 @@ def test_body_metrics_on_known_transforms():
     assert errors["mpjpe_pa"].max() < 1e-9
 
 
-# ------------------------------------------------------------------------------------ tiny datasets
-
-
-@pytest.fixture(scope="module")
-def smpl_dir(tmp_path_factory) -> Path:
-    return write_smpl_format_assets(tmp_path_factory.mktemp("smpl_additional"))
-
-
-@pytest.fixture(scope="module")
-def ground_truth(smpl_dir) -> GroundTruthBodies:
-    return GroundTruthBodies("smpl", smpl_dir)
-
-
-def sample_labels(n: int, seed: int) -> dict[str, np.ndarray]:
-    generator = torch.Generator().manual_seed(seed)
-    poses = ProceduralPoseSource().sample(n, generator)
-    betas = torch.randn(n, 10, generator=generator)
-    # The fake body's pelvis is its origin: this camera keeps the whole body in the 512 image.
-    cam_trans = torch.tensor([0.0, -0.1, 24.0]) + 0.05 * torch.randn(n, 3, generator=generator)
-    genders = np.array(["m", "f"] * (n // 2) + ["m"] * (n % 2))
-    return {
-        "poses": poses.numpy(),
-        "shapes": betas.numpy(),
-        "cam_trans": cam_trans.numpy(),
-        "genders": genders,
-    }
-
-
-def write_png(path: Path, image: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    assert cv2.imwrite(str(path), image)
-
-
-@pytest.fixture(scope="module")
-def ssp3d_dir(tmp_path_factory, ground_truth) -> Path:
-    """Five SSP-3D-format samples whose silhouettes and joints are renders of their ground truth."""
-    root = tmp_path_factory.mktemp("ssp3d")
-    labels = sample_labels(5, seed=3)
-    poses, betas = torch.from_numpy(labels["poses"]), torch.from_numpy(labels["shapes"])
-    cam_trans = torch.from_numpy(labels["cam_trans"])
-    fnames = [f"image_{i:02d}.png" for i in range(5)]
-    joints2d = np.zeros((5, 17, 3), dtype=np.float32)
-    for i, gender in enumerate(labels["genders"]):
-        body = ground_truth.bundle(gender).forward_axis_angle(poses[i : i + 1], betas[i : i + 1])
-        mask = silhouette(
-            body.vertices + cam_trans[i], ground_truth.bundle(gender).faces, FOCAL, None, (SIZE, SIZE)
-        )[0].numpy()
-        uv = perspective_project(body.coco17, FOCAL, (SIZE / 2, SIZE / 2), cam_trans[i : i + 1])[0]
-        joints2d[i] = np.concatenate((uv.numpy(), np.ones((17, 1))), axis=1)
-        write_png(root / "silhouettes" / fnames[i], mask.astype(np.uint8) * 255)
-        write_png(root / "images" / fnames[i], np.repeat(mask[..., None], 3, axis=2).astype(np.uint8) * 200)
-    np.savez(
-        root / "labels.npz",
-        fnames=np.array(fnames),
-        joints2D=joints2d,
-        bbox_centres=np.full((5, 2), SIZE / 2),
-        bbox_whs=np.full(5, 400.0),
-        **labels,
-    )
-    return root
-
-
-@pytest.fixture(scope="module")
-def pw3d_dir(tmp_path_factory) -> Path:
-    """Four 3DPW-format samples (the first frame lists two people) with precomputed masks and joints."""
-    root = tmp_path_factory.mktemp("3dpw")
-    labels = sample_labels(4, seed=4)
-    imgnames = [
-        "imageFiles/courtyard_a_00/image_00000.jpg",
-        "imageFiles/courtyard_a_00/image_00000.jpg",
-        "imageFiles/courtyard_a_00/image_00001.jpg",
-        "imageFiles/office_b_01/image_00000.jpg",
-    ]
-    np.savez(
-        root / "3dpw_test.npz",
-        imgname=np.array(imgnames, dtype=object),  # object strings need pickle, which the reader handles
-        center=np.array([[200.0, 240.0], [440.0, 240.0], [320.0, 240.0], [320.0, 250.0]]),
-        scale=np.array([1.5, 1.5, 2.0, 2.0]),
-        pose=labels["poses"],
-        shape=labels["shapes"],
-        gender=labels["genders"].astype(bytes),
-    )
-    for key in pw3d_keys(tuple(imgnames)):
-        mask = np.zeros((480, 640), dtype=np.uint8)
-        mask[100:400, 250:390] = 255
-        write_png(root / "masks" / f"{key}.png", mask)
-        keypoints = np.column_stack((np.linspace(260, 380, 17), np.linspace(110, 390, 17), np.ones(17)))
-        (root / "keypoints").mkdir(exist_ok=True)
-        np.save(root / "keypoints" / f"{key}.npy", keypoints.astype(np.float32))
-    return root
-
-
 # ------------------------------------------------------------------------------------------- readers
 
 
@@ -250,6 +124,7 @@ def test_3dpw_reader_and_file_keys(pw3d_dir):
     assert dataset.proxy_input(3).silhouette.shape == (480, 640)
 
 
+@pytest.mark.reliability
 def test_missing_or_malformed_files_say_what_is_expected_where(tmp_path, ssp3d_dir):
     with pytest.raises(DatasetError, match="labels not found at .*labels.npz: .*images/ and silhouettes/"):
         read_ssp3d(tmp_path)
@@ -458,13 +333,6 @@ def test_synthetic_benchmark_is_seeded_and_read_as_ssp3d(tmp_path):
 
 
 # ------------------------------------------------------------------------ the real predictor, end to end
-
-
-def random_checkpoint(path: Path, additional_dir: Path | str, kind: str) -> Path:
-    torch.manual_seed(0)
-    bundle = load_bundle(kind, additional_dir=additional_dir)
-    regressor = SingleInputRegressor(bundle.mean_params)
-    return save_regressor_checkpoint(path, regressor, body_model={"kind": kind, "gender": "neutral"})
 
 
 BODY_METRIC_KEYS = set(METRIC_KEYS) - set(SCENE_METRIC_KEYS)  # what the single-person benchmarks report

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
+import html
 import json
 import re
 import shutil
@@ -30,7 +31,7 @@ import run_predict
 from models.bundle import load_bundle
 from predict.report_html import REPORT_NAME, report_html
 from renderers import silhouette
-from tests.test_exports import (
+from tests.gltf_readers import (
     CAMERA_TO_GLTF,
     MM,
     WEB_TOOLS,
@@ -40,7 +41,7 @@ from tests.test_exports import (
     read_glb,
     skin_glb,
 )
-from tests.test_predict import make_checkpoint, render_person, write_precomputed, write_rgb
+from tests.helpers import make_checkpoint, render_person, write_precomputed, write_rgb
 from utils.joint_names import SMPL_JOINT_NAMES
 from utils.metrics import silhouette_iou
 
@@ -125,6 +126,7 @@ def test_report_is_self_contained_and_lists_everything(export_run: dict) -> None
     assert "person #1.glb" in page
 
 
+@pytest.mark.reliability
 def test_report_escapes_and_tolerates_odd_summaries() -> None:
     summary = {
         "run": {"input": "<b>x</b>", "outputs": ["npz"]},
@@ -138,6 +140,49 @@ def test_report_escapes_and_tolerates_odd_summaries() -> None:
     assert '<td class="num" data-value=""></td>' in page  # a missing score is an empty cell, sorted last
     empty = report_html({})
     assert "0 of 0 images done, 0 failed" in empty and "<tbody></tbody>" in empty
+
+
+def test_report_shows_the_regressors_scores_beside_the_refined_ones() -> None:
+    """summary.json's fit nests the regressor's scores and the refinement's record: flat columns here."""
+
+    def entry(path: str, iou: float, regressor_iou: float, kept: bool, note: str = "") -> dict:
+        refinement = {"objective_start": 0.5, "objective_end": 0.2, "kept_regressor": kept}
+        return {
+            "path": path,
+            "status": "ok",
+            "fit": {
+                "silhouette_iou": iou,
+                "joints2d_error_px": 4.0,
+                "regressor": {"silhouette_iou": regressor_iou, "joints2d_error_px": 9.0},
+                "refinement": refinement | ({"note": note} if note else {}),
+            },
+            "outputs": [],
+        }
+
+    summary = {
+        "images": [entry("a.png", 0.81, 0.55, False), entry("b.png", 0.4, 0.4, True, "it fills its crop")]
+    }
+    page = report_html(summary)
+    reader = _DomReader()
+    reader.feed(page)
+    header = page.split('<table id="images"><thead><tr>')[1].split("</tr></thead>")[0]
+    assert [html.unescape(title) for title in re.findall(r">([^<>]+)</th>", header)] == [
+        "image",
+        "overlay",
+        "side view",
+        "silhouette IoU",
+        "regressor's silhouette IoU",
+        "2D joint error (px)",
+        "regressor's 2D joint error (px)",
+        "kept the regressor",
+        "objective before refinement",
+        "objective after refinement",
+        "time (ms)",
+        "files",
+    ]
+    rows = [row[3:8] for row in reader.rows["images"] if row]  # the header row has no cells
+    assert rows == [["0.81", "0.55", "4.0", "9.0", "no"], ["0.4", "0.4", "4.0", "9.0", "yes"]]
+    assert 'title="it fills its crop">yes</td>' in page
 
 
 class _DomReader(HTMLParser):

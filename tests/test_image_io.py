@@ -2,44 +2,14 @@
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from tests.helpers import jpeg_with_exif_orientation, quadrant_image, write_rgb
 from utils.image_io import ImageReadError, InputPathError, list_images, read_image_rgb
-
-QUADRANT_COLOURS = np.array([[230, 20, 20], [20, 230, 20], [20, 20, 230], [230, 230, 20]], dtype=np.uint8)
-
-
-def quadrant_image(height: int = 32, width: int = 48) -> np.ndarray:
-    """(H, W, 3) RGB with four flat quadrants: any rotation or flip changes it."""
-    image = np.empty((height, width, 3), dtype=np.uint8)
-    half_h, half_w = height // 2, width // 2
-    image[:half_h, :half_w] = QUADRANT_COLOURS[0]
-    image[:half_h, half_w:] = QUADRANT_COLOURS[1]
-    image[half_h:, :half_w] = QUADRANT_COLOURS[2]
-    image[half_h:, half_w:] = QUADRANT_COLOURS[3]
-    return image
-
-
-def write_rgb(path: Path, rgb: np.ndarray) -> Path:
-    assert cv2.imwrite(str(path), np.ascontiguousarray(rgb[:, :, ::-1]))
-    return path
-
-
-def jpeg_with_exif_orientation(rgb: np.ndarray, orientation: int) -> bytes:
-    """A JPEG whose APP1 segment holds a one-entry EXIF IFD: tag 0x0112 (Orientation), type SHORT."""
-    ok, encoded = cv2.imencode(".jpg", np.ascontiguousarray(rgb[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 98])
-    assert ok
-    # TIFF header (big endian, IFD at offset 8), 1 entry (tag, type 3, count 1, value padded), no next IFD.
-    tiff = struct.pack(">2sHIHHHIHHI", b"MM", 42, 8, 1, 0x0112, 3, 1, orientation, 0, 0)
-    payload = b"Exif\x00\x00" + tiff
-    app1 = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
-    data = encoded.tobytes()
-    return data[:2] + app1 + data[2:]  # right after the SOI marker
 
 
 def test_colour_png_reads_back_exactly_as_rgb(tmp_path: Path) -> None:
@@ -168,6 +138,7 @@ def make_bad_files(folder: Path) -> dict[str, Path]:
         ("folder", "is a folder"),
     ],
 )
+@pytest.mark.reliability
 def test_bad_files_raise_one_sentence_and_print_nothing(
     tmp_path: Path, capfd: pytest.CaptureFixture, kind: str, reason: str
 ) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from benchmarks.hostile_folder import BAD_KINDS, make_bad_entries, png_bomb
-from tests.test_image_io import jpeg_with_exif_orientation, quadrant_image
+from tests.helpers import jpeg_with_exif_orientation, quadrant_image
 from utils.image_header import header_size
 from utils.image_io import ImageReadError, list_images, read_image_rgb
 
@@ -30,6 +30,7 @@ def test_header_size_of_lossless_webp_and_unknown_content() -> None:
     assert header_size(b"\x89PNG\r\n\x1a\n") is None  # cut short
 
 
+@pytest.mark.reliability
 def test_a_bomb_is_refused_from_its_header(tmp_path: Path) -> None:
     path = tmp_path / "bomb.png"
     path.write_bytes(png_bomb(30000, 30000))
@@ -38,6 +39,7 @@ def test_a_bomb_is_refused_from_its_header(tmp_path: Path) -> None:
         read_image_rgb(path)
 
 
+@pytest.mark.reliability
 def test_a_jpeg_over_the_budget_is_decoded_reduced_with_its_true_size(tmp_path: Path) -> None:
     rgb = quadrant_image(300, 400)
     path = tmp_path / "turned.jpg"
@@ -59,6 +61,7 @@ def test_16_bit_scaling_is_exact_without_a_float_copy(tmp_path: Path) -> None:
     np.testing.assert_array_equal(rgb, np.round(values[:, :, ::-1] / 257.0).astype(np.uint8))
 
 
+@pytest.mark.reliability
 def test_every_image_named_entry_is_listed_and_gets_a_sentence(tmp_path: Path) -> None:
     made = make_bad_entries(tmp_path / "in")
     listed = set(list_images(tmp_path / "in"))
@@ -75,6 +78,7 @@ def test_every_image_named_entry_is_listed_and_gets_a_sentence(tmp_path: Path) -
             read_image_rgb(made[kind])
 
 
+@pytest.mark.reliability
 def test_libpng_prints_nothing_for_a_truncated_png(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
     noise = np.random.default_rng(7).integers(0, 256, (200, 200, 3), dtype=np.uint8)
     data = cv2.imencode(".png", noise)[1].tobytes()

@@ -16,15 +16,8 @@ from evaluation.datasets import DatasetError, read_3dpw, read_ssp3d, require_pre
 from evaluation.loop import DatasetInputs, GroundTruthBodies, evaluate
 from models.body_model import BodyModelAssetError, SMPLJointSuperset, load_regressor
 from models.bundle import load_bundle
+from tests.eval_helpers import GroundTruthSource, random_checkpoint
 from tests.smpl_fixture import write_open_format_assets
-from tests.test_evaluate import (  # noqa: F401  (module fixtures used below)
-    GroundTruthSource,
-    ground_truth,
-    pw3d_dir,
-    random_checkpoint,
-    smpl_dir,
-    ssp3d_dir,
-)
 
 
 def truncate(path: Path) -> None:
@@ -46,6 +39,7 @@ def truncate(path: Path) -> None:
         "neutral_smpl_mean_params_6dpose.npz",
     ],
 )
+@pytest.mark.reliability
 def test_a_truncated_smpl_asset_is_one_sentence_naming_it(name: str, smpl_dir: Path, tmp_path: Path) -> None:
     copy = shutil.copytree(smpl_dir, tmp_path / "additional")
     truncate(copy / name)
@@ -66,6 +60,7 @@ def test_an_object_array_regressor_is_refused_without_unpickling(tmp_path: Path)
         SMPLJointSuperset.from_dir(tmp_path)
 
 
+@pytest.mark.reliability
 def test_a_truncated_open_body_file_is_one_sentence(tmp_path: Path) -> None:
     root = write_open_format_assets(tmp_path / "additional")
     truncate(root / "open_body" / "OPEN_BODY_NEUTRAL.npz")
@@ -73,6 +68,7 @@ def test_a_truncated_open_body_file_is_one_sentence(tmp_path: Path) -> None:
         load_bundle("open", additional_dir=root)
 
 
+@pytest.mark.reliability
 def test_a_truncated_training_pose_file_is_one_sentence(tmp_path: Path) -> None:
     path = tmp_path / "amass_up3d_3dpw_train.npz"
     np.savez(path, fnames=np.array(["a", "b"]), poses=np.zeros((2, 72)), shapes=np.zeros((2, 10)))

@@ -16,8 +16,15 @@ from predict.detectors import make_detector
 from predict.detectors.base import DetectorBackend, PersonDetection, mask_box
 from predict.detectors.retry import RetryingDetector
 from predict.group_overlay import render_people_overlay
-from predict.people import choose_main, find_people, order_by_prominence, paint_out, prominence
-from tests.test_predict import make_checkpoint
+from predict.people import (
+    MIN_PERSON_HEIGHT,
+    choose_main,
+    find_people,
+    order_by_prominence,
+    paint_out,
+    prominence,
+)
+from tests.helpers import make_checkpoint
 
 DEMO = Path(__file__).resolve().parents[1] / "demo" / "multi"
 GROUP = DEMO / "group_01_four_people.jpg"
@@ -84,6 +91,18 @@ def test_retry_crops_map_back_and_nobody_costs_every_attempt_once() -> None:
     assert retrying.detect(np.zeros((60, 120, 3), np.uint8)) == []
     assert retrying.last_attempt is None
     assert len(blank.calls) == 5  # direct, square, three crops (no low-threshold backend given)
+
+
+def test_plain_backends_are_their_own_primary_and_retries_name_the_wrapped_one() -> None:
+    plain = SquareOnlyDetector()
+    assert plain.primary is plain and plain.last_attempt is None
+    plain.detect(np.zeros((40, 40, 3), np.uint8))
+    assert plain.last_attempt is None  # found someone, but without any retry
+    assert RetryingDetector(plain).primary is plain
+    # The first search retries (square), the search for more people uses the plain backend only.
+    wide = SquareOnlyDetector()
+    found = find_people(RetryingDetector(wide), np.zeros((60, 100, 3), np.uint8))
+    assert found.attempt == "square" and wide.calls == [(60, 100), (100, 100), (60, 100)]
 
 
 def test_prominence_prefers_the_central_complete_person_over_a_larger_one_cut_by_the_edge() -> None:
@@ -183,25 +202,11 @@ def test_people_all_writes_per_person_files_one_overlay_and_a_people_list(tmp_pa
 def test_tiles_find_people_too_small_for_a_whole_picture_search() -> None:
     """Two rendered people 150 and 200 px tall on a 1920 x 1080 gravel picture: the whole-picture search
     misses them, the tiled search finds each once, whole, where they stand."""
-    render = cv2.imread(str(Path(__file__).resolve().parents[1] / "demo" / "render_01_standing.jpg"))[
-        :, :, ::-1
-    ]
-    mask = (
-        cv2.imread(
-            str(
-                Path(__file__).resolve().parents[1]
-                / "demo"
-                / "ground_truth"
-                / "masks"
-                / "render_01_standing.png"
-            ),
-            cv2.IMREAD_GRAYSCALE,
-        )
-        > 0
-    )
-    gravel = cv2.imread(str(Path(__file__).resolve().parents[1] / "demo" / "textures" / "gravel.png"))[
-        :, :, ::-1
-    ]
+    demo = DEMO.parent
+    render = cv2.imread(str(demo / "render_01_standing.jpg"))[:, :, ::-1]
+    mask_file = demo / "ground_truth" / "masks" / "render_01_standing.png"
+    mask = cv2.imread(str(mask_file), cv2.IMREAD_GRAYSCALE) > 0
+    gravel = cv2.imread(str(demo / "textures" / "gravel.png"))[:, :, ::-1]
     picture = np.ascontiguousarray(cv2.resize(gravel, (1920, 1080)))
     rows, cols = np.nonzero(mask)
     person, silhouette = (a[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1] for a in (render, mask))
@@ -222,3 +227,33 @@ def test_tiles_find_people_too_small_for_a_whole_picture_search() -> None:
     for x0, y0, x1, y1 in boxes:
         centres = [person.centre for person in tiled.people]
         assert sum(x0 <= u <= x1 and y0 <= v <= y1 for u, v in centres) == 1
+
+
+class FixedPeople(DetectorBackend):
+    """Returns the same people on every call (as precomputed files do)."""
+
+    name = "fixed"
+
+    def __init__(self, people: list[PersonDetection]) -> None:
+        self.people = people
+
+    def detect(self, image_rgb, image_path=None):
+        return list(self.people)
+
+    def close(self) -> None:
+        pass
+
+
+def test_people_under_the_minimum_height_are_set_aside_with_a_reason() -> None:
+    hw = (100, 100)
+    short = person_at((10, 10, 20, 10 + MIN_PERSON_HEIGHT - 1), hw)
+    tall = person_at((60, 10, 70, 10 + MIN_PERSON_HEIGHT), hw)
+    found = find_people(FixedPeople([short, tall]), np.zeros((*hw, 3), np.uint8))
+    boxes = [[person.box.tolist() for person in group] for group in (found.people, found.too_small)]
+    assert boxes == [[tall.box.tolist()], [short.box.tolist()]] and found.failure is None
+    alone = find_people(FixedPeople([short]), np.zeros((*hw, 3), np.uint8))
+    assert alone.people == [] and alone.failure == (
+        f"The person found is {MIN_PERSON_HEIGHT - 1} px tall: too small for a usable fit "
+        f"(at least {MIN_PERSON_HEIGHT} px)."
+    )
+    assert choose_main([short], hw) is None and choose_main([short, tall], hw) is tall

@@ -272,6 +272,7 @@ def test_npz_and_procedural_batches_share_the_documented_format(tmp_path):
         assert axis_angle_to_rotmat(poses.view(16, 24, 3)).shape == (16, 24, 3, 3)
 
 
+@pytest.mark.reliability
 def test_npz_errors_are_one_clear_sentence(tmp_path):
     with pytest.raises(PoseFileError, match=r"not found: put .*amass_up3d_3dpw_train\.npz.* in data/"):
         NpzPoseSource(tmp_path / "amass_up3d_3dpw_train.npz")
@@ -289,6 +290,10 @@ def test_npz_errors_are_one_clear_sentence(tmp_path):
     )
     with pytest.raises(PoseFileError, match="pickled objects"):
         NpzPoseSource(tmp_path / "pickled.npz")
+    np.save(tmp_path / "array.npy", np.zeros((6, 72)))  # an .npy under an .npz name: no archive
+    (tmp_path / "array.npy").rename(tmp_path / "array.npz")
+    with pytest.raises(PoseFileError, match=r"array\.npz could not be read as an \.npz of plain arrays"):
+        NpzPoseSource(tmp_path / "array.npz")
     _write_npz(tmp_path / "amass_only.npz", fnames=["CMU/a", "KIT/b"])
     with pytest.raises(PoseFileError, match="no rows for params_from='not_amass'"):
         NpzPoseSource(tmp_path / "amass_only.npz", params_from="not_amass")

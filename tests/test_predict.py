@@ -24,17 +24,17 @@ from models.checkpoint import CheckpointError, save_regressor_checkpoint
 from models.regressor import SingleInputRegressor
 from predict.detectors.precomputed import PrecomputedBackend
 from predict.outputs import OUTPUT_KINDS, write_obj
+from predict.people import NO_PERSON
 from predict.pipeline import check_output_dir, default_output_dir, output_stems
-from predict.predictor import NO_PERSON, PredictionInputError, Predictor
+from predict.predictor import PredictionInputError, Predictor
 from proxy.crop import crop_nearest
-from renderers import render_overlay, silhouette
+from renderers import silhouette
+from tests.helpers import make_checkpoint, render_person, write_precomputed, write_rgb
 from utils.cameras import normalised_to_pixels, perspective_project, weak_perspective_project
 from utils.errors import UsageError
 from utils.metrics import silhouette_iou
 
 DEMO = Path(__file__).resolve().parents[1] / "demo"
-SCENE_FOCAL = 900.0
-PERSON_COLOUR = (0.85, 0.62, 0.48)
 NPZ_SHAPES = {
     "pose": (72,),
     "pose_rotmats": (24, 3, 3),
@@ -50,66 +50,6 @@ NPZ_SHAPES = {
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-
-
-def make_checkpoint(path: Path, bundle: BodyModelBundle, record_body_model: bool = True) -> Path:
-    """Seeded random regressor weights; the last IEF layer scaled by 0.01 (predictions near the mean)."""
-    torch.manual_seed(0)
-    regressor = SingleInputRegressor(bundle.mean_params)
-    with torch.no_grad():
-        regressor.ief_module.fc3.weight.mul_(0.01)
-    if not record_body_model:
-        return save_regressor_checkpoint(path, regressor.state_dict())
-    return save_regressor_checkpoint(path, regressor, body_model={"kind": "open", "gender": "neutral"})
-
-
-def render_person(
-    bundle: BodyModelBundle, seed: int, image_hw: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A posed open body over a textured background.
-
-    Returns rgb (H, W, 3) uint8, its exact silhouette (H, W) bool and COCO-17 keypoints (17, 3) [u, v, 1].
-    """
-    rng = np.random.default_rng(seed)
-    height, width = image_hw
-    pose = np.zeros(72, dtype=np.float32)
-    pose[0] = np.pi  # upright in the camera frame
-    pose[3:] = rng.normal(0.0, 0.15, 69)
-    pose[16 * 3 + 2], pose[17 * 3 + 2] = -1.1, 1.1  # arms half down
-    betas = rng.normal(0.0, 1.0, (1, 10)).astype(np.float32)
-    with torch.no_grad():
-        body = bundle.forward_axis_angle(torch.from_numpy(pose)[None], torch.from_numpy(betas))
-    low, high = body.vertices.amin(dim=1), body.vertices.amax(dim=1)
-    centre = (low + high) / 2
-    depth = SCENE_FOCAL * float(high[0, 1] - low[0, 1]) / (0.7 * height)  # 70% of the image height
-    shift = torch.tensor([[float(rng.uniform(-0.1, 0.1)) * width / SCENE_FOCAL * depth, 0.0, 0.0]])
-    translation = torch.stack((-centre[:, 0], -centre[:, 1], torch.tensor([depth])), dim=-1) + shift
-    vertices = body.vertices + translation[:, None]
-    texture = rng.integers(0, 256, (max(height // 24, 2), max(width // 24, 2), 3), dtype=np.uint8)
-    background = cv2.resize(texture, (width, height), interpolation=cv2.INTER_CUBIC)
-    rgb = render_overlay(
-        vertices,
-        bundle.faces,
-        SCENE_FOCAL,
-        None,
-        image_hw,
-        torch.from_numpy(background),
-        colours=PERSON_COLOUR,
-    )[0]
-    mask = silhouette(vertices, bundle.faces, SCENE_FOCAL, None, image_hw)[0].numpy()
-    joints = perspective_project(body.coco17, SCENE_FOCAL, (width / 2, height / 2), translation)[0]
-    keypoints = np.concatenate([joints.numpy(), np.ones((17, 1))], axis=1).astype(np.float32)
-    return (rgb.clamp(0, 1) * 255).round().byte().numpy(), mask, keypoints
-
-
-def write_rgb(path: Path, rgb: np.ndarray, *params: int) -> Path:
-    assert cv2.imwrite(str(path), np.ascontiguousarray(rgb[:, :, ::-1]), list(params))
-    return path
-
-
-def write_precomputed(folder: Path, stem: str, mask: np.ndarray, keypoints: np.ndarray) -> None:
-    assert cv2.imwrite(str(folder / f"{stem}.png"), mask.astype(np.uint8) * 255)
-    np.save(folder / f"{stem}.npy", keypoints)
 
 
 def read_rgb(path: Path) -> np.ndarray:

@@ -12,9 +12,14 @@ import torch
 
 import run_predict
 from predict.outputs import OUTPUT_KINDS
-from predict.predictor import NO_PERSON
-from tests.test_image_io import jpeg_with_exif_orientation
-from tests.test_predict import make_checkpoint, render_person, write_precomputed, write_rgb
+from predict.people import NO_PERSON
+from tests.helpers import (
+    jpeg_with_exif_orientation,
+    make_checkpoint,
+    render_person,
+    write_precomputed,
+    write_rgb,
+)
 
 GOOD = ("good1", "good2", "gray", "rgba", "deep16", "exif", "large")
 BAD_REASONS = {
@@ -23,6 +28,7 @@ BAD_REASONS = {
     "empty": "is empty",
     "blank": NO_PERSON,
     "nomask": "No precomputed mask",
+    "tiny": "The person found is 16 px tall: too small for a usable fit",
 }
 
 
@@ -67,9 +73,14 @@ def mixed_folder(tmp_path_factory: pytest.TempPathFactory, bundle) -> tuple[Path
     write_rgb(images / "blank.png", np.full((200, 300, 3), 128, np.uint8))
     write_precomputed(masks, "blank", np.zeros((200, 300), bool), np.zeros((17, 3), np.float32))
     write_rgb(images / "nomask.png", rgb)
+    # A 12 x 16 picture that is all person: refused by its height, not given a body.
+    tiny_keypoints = np.stack([np.linspace(1, 11, 17), np.linspace(1, 15, 17), np.ones(17)], axis=1)
+    write_rgb(images / "tiny.png", np.full((16, 12, 3), 128, np.uint8))
+    write_precomputed(masks, "tiny", np.ones((16, 12), bool), tiny_keypoints.astype(np.float32))
     return images, masks
 
 
+@pytest.mark.reliability
 def test_bad_inputs_cost_one_summary_line_each(
     mixed_folder: tuple[Path, Path], checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

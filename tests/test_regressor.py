@@ -12,59 +12,7 @@ from configs.loader import ConfigError
 from models.checkpoint import CheckpointError, load_regressor_weights, save_regressor_checkpoint
 from models.regressor import SingleInputRegressor
 from models.resnet import resnet50
-
-IEF_FC = [("fc1", 0, (512, 669)), ("fc2", 2, (512, 512)), ("fc3", 4, (157, 512))]
-
-
-def stand_in_mean_params() -> torch.Tensor:
-    """Private stand-in for a bundle's mean_params: [0.9, 0, 0 | 180 deg about x, 23 x identity | betas]."""
-    pose6d = torch.tensor([1.0, 0.0, 0.0, -1.0, 0.0, 0.0] + [1.0, 0.0, 0.0, 1.0, 0.0, 0.0] * 23)
-    return torch.cat([torch.tensor([0.9, 0.0, 0.0]), pose6d, torch.linspace(-0.3, 0.4, 10)])
-
-
-def spec_state_dict_shapes() -> dict[str, tuple[int, ...]]:
-    """The 132 keys of the original checkpoint, written out from ORIGINAL.md §2.5."""
-
-    def bn(prefix: str, channels: int) -> dict:
-        return {f"{prefix}.{n}": (channels,) for n in ("weight", "bias", "running_mean", "running_var")} | {
-            f"{prefix}.num_batches_tracked": ()
-        }
-
-    shapes = {"image_encoder.conv1.weight": (64, 18, 7, 7)} | bn("image_encoder.bn1", 64)
-    for layer, (c, c_in) in enumerate([(64, 64), (128, 64), (256, 128), (512, 256)], start=1):
-        p = f"image_encoder.layer{layer}"
-        shapes[f"{p}.0.conv1.weight"] = (c, c_in, 3, 3)
-        shapes |= bn(f"{p}.0.bn1", c)
-        shapes[f"{p}.0.conv2.weight"] = (c, c, 3, 3)
-        shapes |= bn(f"{p}.0.bn2", c)
-        if layer > 1:
-            shapes[f"{p}.0.downsample.0.weight"] = (c, c_in, 1, 1)
-            shapes |= bn(f"{p}.0.downsample.1", c)
-        for conv, norm in (("conv1", "bn1"), ("conv2", "bn2")):
-            shapes[f"{p}.1.{conv}.weight"] = (c, c, 3, 3)
-            shapes |= bn(f"{p}.1.{norm}", c)
-    for name, index, (out_f, in_f) in IEF_FC:
-        for prefix in (f"ief_module.{name}", f"ief_module.ief_layers.{index}"):
-            shapes[f"{prefix}.weight"] = (out_f, in_f)
-            shapes[f"{prefix}.bias"] = (out_f,)
-    return shapes
-
-
-def fabricated_original_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
-    """Random values under the original's names; aliases are the same tensors, as torch.save wrote them."""
-    generator = torch.Generator().manual_seed(seed)
-    state = {}
-    for key, shape in spec_state_dict_shapes().items():
-        if key.endswith("num_batches_tracked"):
-            state[key] = torch.tensor(1234)
-        elif key.endswith("running_var"):
-            state[key] = torch.rand(shape, generator=generator) + 0.5
-        else:
-            state[key] = torch.randn(shape, generator=generator) * 0.05
-    for name, index, _ in IEF_FC:
-        for kind in ("weight", "bias"):
-            state[f"ief_module.ief_layers.{index}.{kind}"] = state[f"ief_module.{name}.{kind}"]
-    return state
+from tests.helpers import fabricated_original_state_dict, spec_state_dict_shapes, stand_in_mean_params
 
 
 @pytest.fixture(scope="module")
@@ -262,6 +210,7 @@ class _NotATensor:
     pass
 
 
+@pytest.mark.reliability
 def test_unreadable_files_fail_with_one_sentence(tmp_path):
     regressor = SingleInputRegressor(stand_in_mean_params())
     with pytest.raises(CheckpointError, match="does not exist"):

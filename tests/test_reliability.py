@@ -25,10 +25,8 @@ from benchmarks.hostile_folder import BAD_KINDS, make_bad_entries
 from models.checkpoint import read_checkpoint
 from predict.outputs import OUTPUT_KINDS
 from predict.run_records import RECORDS_NAME
+from tests.helpers import TINY, render_person, training_weights, write_precomputed, write_rgb
 from tests.smpl_fixture import write_open_format_assets
-from tests.test_predict import render_person, write_precomputed, write_rgb
-from tests.test_train_batch import TINY
-from tests.test_train_loop import _weights
 from train.checkpointing import CHECKPOINT_DIR, METRICS_LOG, STATE_FILE
 from train.trainer import Trainer
 
@@ -148,7 +146,7 @@ def test_a_killed_training_run_resumes_bitwise(tmp_path: Path) -> None:
         resume=straight_dir / CHECKPOINT_DIR / STATE_FILE,
         show_progress=False,
     )
-    a, b = _weights(resumed), _weights(straight)
+    a, b = training_weights(resumed), training_weights(straight)
     assert a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
     epochs = [json.loads(line)["epoch"] for line in (run / METRICS_LOG).read_text().splitlines()]
     assert epochs == [0, 1]

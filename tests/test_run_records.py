@@ -19,7 +19,7 @@ from predict.outputs import write_npz
 from predict.pipeline import RunOptions, predict_files
 from predict.predictor import Predictor
 from predict.run_records import LOCK_NAME, RECORDS_NAME, OutputFolder
-from tests.test_predict import render_person, write_precomputed, write_rgb
+from tests.helpers import render_person, write_precomputed, write_rgb
 from utils.stale_files import remove_stale_temp_files
 
 FEW_OUTPUTS = ["--no-overlay", "--no-side", "--no-tpose", "--no-proxy", "--quiet", "--batch_size", "2"]
@@ -101,6 +101,7 @@ def test_an_output_folder_that_cannot_be_created_fails_before_models_load(
     assert "cannot be created" in err and "Traceback" not in err and err.count("\n") == 1
 
 
+@pytest.mark.reliability
 def test_stale_temporary_files_of_dead_processes_are_removed(tmp_path: Path) -> None:
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
     dead_pid = int(dead.stdout)
@@ -116,6 +117,7 @@ def test_stale_temporary_files_of_dead_processes_are_removed(tmp_path: Path) -> 
     assert remove_stale_temp_files(tmp_path / "missing") == []
 
 
+@pytest.mark.reliability
 def test_a_non_finite_prediction_is_a_failure_with_a_reason(tmp_path: Path, people, checkpoint: Path) -> None:
     images, masks = people
     predictor = Predictor.from_checkpoint(checkpoint, device="cpu")
@@ -131,6 +133,7 @@ def test_a_non_finite_prediction_is_a_failure_with_a_reason(tmp_path: Path, peop
     assert written == [LOCK_NAME, RECORDS_NAME, "report.html", "summary.json"]
 
 
+@pytest.mark.reliability
 def test_a_full_disk_gives_one_error_and_no_finaliser_noise(tmp_path: Path) -> None:
     script = f"""
 import resource, signal

@@ -17,7 +17,7 @@ from data.procedural_poses import ProceduralPoseSource
 from models.bundle import load_bundle
 from proxy.bodies import BodyEstimate
 from proxy.crop import crop_points
-from tests.smpl_fixture import write_open_format_assets
+from tests.helpers import TINY_SIZE, tiny_config
 from train.losses import (
     ORIGINAL_TASKS,
     HomoscedasticMultiTaskLoss,
@@ -27,31 +27,6 @@ from train.losses import (
 from train.poses import TrainingPoses, step_generator
 from train.synthetic_batch import SyntheticBatchGenerator
 from utils.cameras import perspective_project, weak_perspective_project
-
-SIZE = 64  # render and input side of the tiny set-up
-# Everything measured in pixels scaled from 256 to 64 px, so the tiny batches look like the real ones.
-TINY = [
-    f"camera.render_wh={SIZE}",
-    "camera.focal_length=1250",
-    f"proxy_rep.img_wh={SIZE}",
-    "proxy_rep.heatmap_std=1.0",
-    "proxy_augment.joint_noise=2",
-    "proxy_augment.hip_noise=2",
-    "proxy_augment.occlusion_size=12",
-    "proxy_augment.bbox_centre_shift=1.25",
-    "train.batch_size=4",
-    "data.val_samples=6",
-]
-
-
-def tiny_config(assets: Path, *overrides: str) -> ExperimentConfig:
-    """The 64 px configuration on the fixture body in `assets`, plus overrides."""
-    return load_config(ExperimentConfig, overrides=[f"body_model.additional_dir={assets}", *TINY, *overrides])
-
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory) -> Path:
-    return write_open_format_assets(tmp_path_factory.mktemp("train_assets"))
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +60,7 @@ def _check_batch(batch, bundle, poses: torch.Tensor, train: bool) -> None:
     """Documented shapes and ranges, and consistency of targets with the body model and the crop."""
     b, v = poses.shape[0], bundle.num_vertices
     shapes = {
-        "inputs": (b, 18, SIZE, SIZE),
+        "inputs": (b, 18, TINY_SIZE, TINY_SIZE),
         "target_vertices": (b, v, 3),
         "target_lsp14": (b, 14, 3),
         "target_pose_rotmats": (b, 24, 3, 3),
@@ -93,7 +68,7 @@ def _check_batch(batch, bundle, poses: torch.Tensor, train: bool) -> None:
         "target_joints2d": (b, 17, 2),
         "joints2d_visible": (b, 17),
         "target_tpose_vertices": (b, v, 3),
-        "label_maps": (b, SIZE, SIZE),
+        "label_maps": (b, TINY_SIZE, TINY_SIZE),
         "cam_t": (b, 3),
         "crop_boxes": (b, 4),
     }
@@ -116,9 +91,11 @@ def _check_batch(batch, bundle, poses: torch.Tensor, train: bool) -> None:
     torch.testing.assert_close(batch.target_lsp14, body.lsp14)
     torch.testing.assert_close(batch.target_tpose_vertices, bundle.tpose_vertices(batch.target_betas))
     # Clean 2D targets = perspective projection in the render, mapped into the crop.
-    projected = perspective_project(body.coco17, 1250.0, (SIZE / 2, SIZE / 2), translation=batch.cam_t)
-    torch.testing.assert_close(batch.target_joints2d, crop_points(projected, batch.crop_boxes, SIZE))
-    inside = ((batch.target_joints2d >= 0) & (batch.target_joints2d <= SIZE)).all(-1)
+    projected = perspective_project(
+        body.coco17, 1250.0, (TINY_SIZE / 2, TINY_SIZE / 2), translation=batch.cam_t
+    )
+    torch.testing.assert_close(batch.target_joints2d, crop_points(projected, batch.crop_boxes, TINY_SIZE))
+    inside = ((batch.target_joints2d >= 0) & (batch.target_joints2d <= TINY_SIZE)).all(-1)
     assert torch.equal(batch.joints2d_visible, inside) and inside.float().mean() > 0.9
     # Square crops by default.
     side = batch.crop_boxes[:, 2:] - batch.crop_boxes[:, :2]
@@ -134,8 +111,8 @@ def test_procedural_training_batch(assets, bundle):
     assert batch.target_betas.std() > 0.8  # fresh shapes around the mean, std 1.5
     # Heatmap peaks sit within the joint noise (2 px) plus the half-pixel offset of the original's patch.
     peaks = batch.inputs[:, 1:].flatten(2).argmax(-1)
-    peak_xy = torch.stack((peaks % SIZE, peaks // SIZE), dim=-1).float() + 0.5
-    near = (batch.target_joints2d > 4) & (batch.target_joints2d < SIZE - 4)
+    peak_xy = torch.stack((peaks % TINY_SIZE, peaks // TINY_SIZE), dim=-1).float() + 0.5
+    near = (batch.target_joints2d > 4) & (batch.target_joints2d < TINY_SIZE - 4)
     offset = (peak_xy - batch.target_joints2d).abs()[near.all(-1)]
     assert offset.max() <= 2.0 + 1.5
     # One seed, one batch.
@@ -155,7 +132,7 @@ def test_npz_validation_and_training_batches(assets, bundle, tmp_path):
     assert torch.equal(val.target_betas, source.get_shapes(rows))  # the file's shapes, used directly
     assert (val.cam_t == torch.tensor([0.0, 0.2, 42.0])).all()
     # Validation crops: scale 1.2 of the silhouette's longer side, centred (square mode).
-    bbox_side = _bbox_side(val.label_maps) * (val.crop_boxes[:, 2] - val.crop_boxes[:, 0]) / SIZE
+    bbox_side = _bbox_side(val.label_maps) * (val.crop_boxes[:, 2] - val.crop_boxes[:, 0]) / TINY_SIZE
     side = val.crop_boxes[:, 2] - val.crop_boxes[:, 0]
     torch.testing.assert_close(side / bbox_side, torch.full_like(side, 1.2), atol=0.1, rtol=0)
     again = generator.generate(source.get(rows), train=False, betas=source.get_shapes(rows))
@@ -239,7 +216,7 @@ def test_augmentation_frequencies_match_their_probabilities(assets, bundle):
     # Joint dropout: joints well inside the crop whose heatmap is empty.
     heatmaps = torch.cat([b.inputs[:, 1:] for b in augmented])
     joints = torch.cat([b.target_joints2d for b in augmented])
-    inside = ((joints > 2) & (joints < SIZE - 3)).all(-1)
+    inside = ((joints > 2) & (joints < TINY_SIZE - 3)).all(-1)
     empty = heatmaps.flatten(2).amax(-1) == 0
     _assert_frequency(empty[inside], 0.2)
     # Partial crops: scale drawn from (0.6, 1.0) instead of 1.2 +- 0.2.
@@ -265,7 +242,7 @@ def test_original_crop_mode_and_silhouette_target(assets, bundle):
     )
     boxes = batch.crop_boxes
     assert (
-        torch.equal(boxes, boxes.round()) and (boxes >= 0).all() and (boxes <= SIZE).all()
+        torch.equal(boxes, boxes.round()) and (boxes >= 0).all() and (boxes <= TINY_SIZE).all()
     )  # integer, clipped
     assert batch.target_silhouettes.shape == (6, 32, 32) and batch.target_silhouettes.dtype == torch.bool
     # The target silhouette is the clean one: at least as large as the augmented input's, resized.
@@ -308,7 +285,7 @@ def test_multi_task_loss_initialisation_and_formula():
 
 def _perfect_prediction(batch, bundle, config) -> BodyEstimate:
     """The target bodies with the weak-perspective camera that matches the render and the crop."""
-    focal, centre = config.camera.focal_length, SIZE / 2
+    focal, centre = config.camera.focal_length, TINY_SIZE / 2
     side = batch.crop_boxes[:, 2] - batch.crop_boxes[:, 0]
     s = 2 * focal / (side * batch.cam_t[:, 2])
     offset = (2 * (centre - batch.crop_boxes[:, :2]) / side[:, None] - 1) / s[:, None]
@@ -334,12 +311,12 @@ def test_task_losses_vanish_for_the_targets_and_see_the_camera(assets, bundle):
     )
     batch = SyntheticBatchGenerator(bundle, config, "cpu").generate(_poses(4), train=False)
     prediction = _perfect_prediction(batch, bundle, config)
-    silhouette = SilhouetteLoss(bundle.faces, config.camera.focal_length * 32 / SIZE)
-    losses = task_losses(prediction, batch, config.loss.losses_on, SIZE, silhouette)
+    silhouette = SilhouetteLoss(bundle.faces, config.camera.focal_length * 32 / TINY_SIZE)
+    losses = task_losses(prediction, batch, config.loss.losses_on, TINY_SIZE, silhouette)
     for task in ("verts", "joints3D", "pose_params", "shape_params"):
         assert losses[task].item() == 0.0
     # 2D: the weak-perspective camera agrees with the perspective render to a fraction of a pixel.
-    assert math.sqrt(losses["joints2D"].item()) * SIZE / 2 < 0.3
+    assert math.sqrt(losses["joints2D"].item()) * TINY_SIZE / 2 < 0.3
     assert losses["silhouette"].item() < 0.02
     losses["silhouette"].backward()
     assert prediction.vertices.grad.abs().sum() > 0
@@ -347,7 +324,7 @@ def test_task_losses_vanish_for_the_targets_and_see_the_camera(assets, bundle):
     shifted = _perfect_prediction(batch, bundle, config)
     shifted.cam_wp = shifted.cam_wp + torch.tensor([0.0, 0.1, 0.0]) / shifted.cam_wp[:, :1]
     shifted.coco17_normalised = shifted.coco17_normalised + torch.tensor([0.1, 0.0])
-    worse = task_losses(shifted, batch, config.loss.losses_on, SIZE, silhouette)
+    worse = task_losses(shifted, batch, config.loss.losses_on, TINY_SIZE, silhouette)
     assert worse["silhouette"] > 3 * losses["silhouette"] and worse["joints2D"] > 10 * losses["joints2D"]
 
 

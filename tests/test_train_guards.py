@@ -16,14 +16,8 @@ import run_train
 from configs import ConfigError, ExperimentConfig, load_config
 from configs.ranges import RANGES, numeric_settings
 from models.checkpoint import CheckpointError, read_checkpoint
-from tests.smpl_fixture import write_open_format_assets
-from tests.test_train_batch import TINY
+from tests.helpers import TINY
 from train.checkpointing import CHECKPOINT_DIR, METRICS_LOG, STATE_FILE, load_training_state, trim_metrics_log
-
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory) -> Path:
-    return write_open_format_assets(tmp_path_factory.mktemp("guard_assets"))
 
 
 @pytest.mark.parametrize(
@@ -75,6 +69,7 @@ def test_trim_metrics_log_keeps_what_the_state_has_seen(tmp_path: Path) -> None:
     assert trim_metrics_log(log, 4) == 0 and trim_metrics_log(tmp_path / "missing.jsonl", 4) == 0
 
 
+@pytest.mark.reliability
 def test_a_kill_between_metrics_and_state_leaves_no_duplicate(assets: Path, tmp_path: Path, capsys) -> None:
     """The state of epoch 0 with the metrics line of epoch 1 (as a kill right after writing that line leaves
     them), plus a stale temporary checkpoint: resuming gives one line per epoch and no temporary file; a

@@ -14,20 +14,11 @@ import torch.multiprocessing as mp
 import run_train
 from models.checkpoint import load_regressor_weights, read_checkpoint
 from models.regressor import SingleInputRegressor
-from tests.smpl_fixture import write_open_format_assets
-from tests.test_train_batch import TINY, tiny_config
+from tests.helpers import LOOP, TINY, tiny_config, training_weights
 from train.checkpointing import STATE_FILE
 from train.distributed import cleanup_distributed
 from train.monitor import NonFiniteLossError
 from train.trainer import Trainer
-
-# Two steps of 4 samples per epoch, small validation, no periodic state saves or images.
-LOOP = ["data.samples_per_epoch=8", "train.state_every_steps=0", "train.image_every_steps=0"]
-
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory) -> Path:
-    return write_open_format_assets(tmp_path_factory.mktemp("loop_assets"))
 
 
 def _trainer(assets: Path, output_dir: Path, *overrides: str, resume=None) -> Trainer:
@@ -51,14 +42,6 @@ def test_loss_falls_when_overfitting_one_batch(assets, tmp_path):
     assert terms[-1] < 0.3 * terms[0]
 
 
-def _weights(trainer: Trainer) -> dict[str, torch.Tensor]:
-    state = {f"regressor.{k}": v for k, v in trainer.regressor.state_dict().items()}
-    state |= {f"criterion.{k}": v for k, v in trainer.criterion.state_dict().items()}
-    for index, param_state in trainer.optimizer.state_dict()["state"].items():
-        state |= {f"adam.{index}.{k}": v for k, v in param_state.items() if torch.is_tensor(v)}
-    return state
-
-
 def test_resume_continues_exactly(assets, tmp_path):
     # 2N = 6 steps (3 epochs of 2 steps) in one go, or N = 3 (stopping inside epoch 1), then resuming.
     straight = _trainer(assets, tmp_path / "a", "train.epochs=3", "train.deterministic=true")
@@ -74,7 +57,7 @@ def test_resume_continues_exactly(assets, tmp_path):
     assert resumed.progress.step == 3
     assert resumed.fit() == summary
 
-    a, b = _weights(straight), _weights(resumed)
+    a, b = training_weights(straight), training_weights(resumed)
     assert a.keys() == b.keys()
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6, msg=key)

@@ -12,8 +12,7 @@ import torch
 import run_train
 from models.checkpoint import load_regressor_weights
 from models.regressor import SingleInputRegressor
-from tests.test_train_batch import tiny_config
-from tests.test_train_loop import LOOP, assets  # noqa: F401  (module fixture)
+from tests.helpers import LOOP, tiny_config
 from train.checkpointing import BEST_FILE, CHECKPOINT_DIR, STATE_FILE
 from train.trainer import Trainer
 from utils.precision import RegressorPrecision

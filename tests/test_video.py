@@ -14,7 +14,7 @@ import torch
 import run_predict
 from models.bundle import load_bundle
 from predict.video import BoxTracker, FrameSource, VideoReadError, one_euro, one_euro_two_way
-from tests.test_predict import make_checkpoint
+from tests.helpers import make_checkpoint
 
 CLIP = Path(__file__).resolve().parents[1] / "demo" / "multi" / "walk_01.mp4"
 FRAMES = 5
@@ -134,6 +134,7 @@ def test_a_folder_of_frames_lists_the_frames_without_anybody(tmp_path, short_cli
 
 
 @pytest.mark.parametrize("kind", ["not_a_video", "truncated", "no_frames"])
+@pytest.mark.reliability
 def test_bad_videos_end_with_one_sentence_and_exit_zero(
     tmp_path, short_clip, checkpoint, kind, capsys
 ) -> None:

@@ -267,17 +267,19 @@ def generate(out: Path, scenes: tuple[Scene, ...] = SCENES) -> list[Path]:
 
 
 def check_with_detector(folder: Path) -> list[dict]:
-    """Run the mediapipe backend on every top-level image of `folder`; per image: found, mean keypoint
-    confidence and, where a ground-truth mask exists, the IoU of the detected silhouette with it."""
+    """Run the mediapipe backend on every top-level image of `folder` and take the person run_predict.py
+    would (the most prominent, `predict.people.choose_main`); per image: found, mean keypoint confidence and,
+    where the ground truth exists, the IoU of the detected silhouette with its mask and the median keypoint
+    distance in pixels."""
     from predict.detectors import make_detector
-    from predict.person_choice import choose_person
+    from predict.people import choose_main
     from utils.image_io import list_images, read_image_rgb
 
     rows = []
     with make_detector("mediapipe", "mediapipe") as detector:
         for path in list_images(folder):
             image = read_image_rgb(path).rgb
-            person = choose_person(detector.detect(image, path), image.shape[:2])
+            person = choose_main(detector.detect(image, path), image.shape[:2])
             row = {
                 "image": path.name,
                 "found": person is not None,

@@ -7,8 +7,8 @@
 - `InputFileError`: one input (an image, a video, an annotation file) cannot be used; batch runs record it
   with its reason and go on with the others.
 Any other `StrapsError` (e.g. a training run whose loss stops being finite) also exits with 1. Errors that
-are none of these are bugs and keep their traceback. Subclasses that used to be built-in errors keep that
-base too (e.g. `ConfigError(UsageError, ValueError)`), so callers' `except ValueError` still works; the
+are none of these are bugs and keep their traceback. Some subclasses also derive from the built-in error of
+their kind (e.g. `ConfigError(UsageError, ValueError)`), so that `except ValueError` catches them; the
 scripts catch `StrapsError` only.
 """
 

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from proxy.crop import mask_bbox
 from utils.errors import AssetError, InputFileError, StrapsError, UsageError
 from utils.joint_names import NUM_KEYPOINTS
 
@@ -108,6 +110,18 @@ class DetectorBackend(ABC):
     def close(self) -> None:
         """Release the backend's models (idempotent)."""
 
+    @property
+    def primary(self) -> DetectorBackend:
+        """The backend that makes one plain detection: this one, or the one a wrapper retries
+        (`retry.RetryingDetector`). Searches for further people use it, without the retries."""
+        return self
+
+    @property
+    def last_attempt(self) -> str | None:
+        """Which retry (`retry.ATTEMPTS`) found the people of the last `detect` call; None when nobody was
+        found or the backend does not retry."""
+        return None
+
     def __enter__(self) -> DetectorBackend:
         return self
 
@@ -125,17 +139,17 @@ def check_rgb_image(image_rgb: np.ndarray) -> None:
 
 
 def mask_box(mask: np.ndarray) -> np.ndarray | None:
-    """Bounding box of the True pixels of an (H, W) mask.
+    """Bounding box of the True pixels of an (H, W) mask, as a person box.
 
+    `proxy.crop.mask_bbox` finds the box in inclusive pixel indices; a person box is in continuous pixels,
+    so its far edges are those indices + 1 (the last column and row are inside the box).
     Returns:
-        (4,) float32 [x0, y0, x1, y1] in continuous pixels (pixel edges: x1 = last column + 1), or None for
-        an empty mask.
+        (4,) float32 [x0, y0, x1, y1] (x1 = last column + 1, y1 = last row + 1), or None for an empty mask.
     """
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
+    bbox, found = mask_bbox(torch.from_numpy(np.ascontiguousarray(mask))[None])
+    if not bool(found[0]):
         return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    return np.array([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1], dtype=np.float32)
+    return (bbox[0].numpy() + np.array([0, 0, 1, 1])).astype(np.float32)
 
 
 def box_iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:

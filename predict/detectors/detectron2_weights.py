@@ -42,6 +42,7 @@ from predict.detectors.detectron2_configs import (
     KEYPOINT_RCNN_WEIGHTS_URL,
     POINTREND,
 )
+from utils.state_dicts import compare_shapes
 
 # The original's file names in checkpoints/ (its README) and the zoo file's name there.
 SILHOUETTE_WEIGHTS = {
@@ -168,25 +169,10 @@ def match_weights(
         WeightsFileError: one sentence naming the missing, surplus and wrong-shaped weights.
     """
     kept = {name: array for name, array in weights.items() if not _rebuilt_from_config(name)}
-    missing = [name for name in model_shapes if name not in kept]
-    surplus = [name for name in kept if name not in model_shapes]
-    wrong = [
-        f"{name} {tuple(kept[name].shape)} instead of {tuple(model_shapes[name])}"
-        for name in model_shapes
-        if name in kept and tuple(kept[name].shape) != tuple(model_shapes[name])
-    ]
-    if missing or surplus or wrong:
-        problems = "; ".join(
-            part
-            for part in (
-                _listing(missing, "lacks"),
-                _listing(wrong, "has wrong shapes:"),
-                _listing(surplus, "has weights the model does not have:"),
-            )
-            if part
-        )
+    mismatch = compare_shapes(model_shapes, {name: array.shape for name, array in kept.items()})
+    if mismatch:
         raise WeightsFileError(
-            f"The {what} weights file {path} does not fit the {what} model: it {problems}; "
+            f"The {what} weights file {path} does not fit the {what} model: {mismatch.describe('weight')}; "
             f"{_expected_file(what)}."
         )
     return kept
@@ -194,13 +180,6 @@ def match_weights(
 
 def _rebuilt_from_config(name: str) -> bool:
     return any(part in name for part in _REBUILT_FROM_CONFIG)
-
-
-def _listing(items: list[str], label: str, limit: int = 3) -> str:
-    if not items:
-        return ""
-    more = f" and {len(items) - limit} more" if len(items) > limit else ""
-    return f"{label} {', '.join(items[:limit])}{more}"
 
 
 def _expected_file(what: str) -> str:

@@ -100,7 +100,7 @@ def make_image_detector(
     primary = make_detector(silh_from, joints_from, **options)
     if not retry or silh_from != "mediapipe":
         return primary
-    fallback = make_detector(silh_from, joints_from, min_detection_confidence=RETRY_THRESHOLD)
+    fallback = make_detector(silh_from, joints_from, **options, min_detection_confidence=RETRY_THRESHOLD)
     return RetryingDetector(primary, fallback)
 
 

@@ -37,20 +37,30 @@ class RetryingDetector(DetectorBackend):
     """
 
     def __init__(self, primary: DetectorBackend, fallback: DetectorBackend | None = None) -> None:
-        self.primary = primary
+        self._primary = primary
         self.fallback = fallback
         self.name = primary.name
-        self.last_attempt: str | None = None
+        self._last_attempt: str | None = None
+
+    @property
+    def primary(self) -> DetectorBackend:
+        """The wrapped backend, used as is by the `direct` and `square` attempts."""
+        return self._primary
+
+    @property
+    def last_attempt(self) -> str | None:
+        """The attempt that found the people of the last `detect` call, None when none did."""
+        return self._last_attempt
 
     def detect(self, image_rgb: np.ndarray, image_path: Path | None = None) -> list[PersonDetection]:
         """Every person the first successful attempt finds, in `image_rgb`'s pixels; [] if none does."""
-        self.last_attempt = None
+        self._last_attempt = None
         for attempt in ATTEMPTS:
             people = self._attempt(attempt, image_rgb, image_path)
             if people is None:  # attempt not applicable (no fallback, already square, ...)
                 continue
             if people:
-                self.last_attempt = attempt
+                self._last_attempt = attempt
                 return people
         return []
 
