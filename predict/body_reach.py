@@ -83,15 +83,10 @@ def body_reach(keypoints: np.ndarray, image_hw: tuple[int, int]) -> np.ndarray |
     return reach.astype(bool)
 
 
-def person_reach(person: PersonDetection) -> np.ndarray | None:
-    """`body_reach` of a detected person, at the size of their mask."""
-    return body_reach(person.keypoints, (person.mask.shape[0], person.mask.shape[1]))
-
-
 def within_reach(person: PersonDetection) -> PersonDetection | None:
     """The person with their mask limited to their body's reach; None when nothing of the mask is left.
     A person whose reach cannot be drawn is returned unchanged."""
-    reach = person_reach(person)
+    reach = body_reach(person.keypoints, (person.mask.shape[0], person.mask.shape[1]))
     if reach is None:
         return person
     mask = person.mask & reach

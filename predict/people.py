@@ -27,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from predict.body_reach import person_reach, within_reach
+from predict.body_reach import within_reach
 from predict.detectors.base import DetectorBackend, PersonDetection, mask_box
 from predict.detectors.retry import map_window_back
 
@@ -234,35 +234,8 @@ def prominence(person: PersonDetection, image_hw: tuple[int, int]) -> float:
 def order_by_prominence(
     people: Sequence[PersonDetection], image_hw: tuple[int, int]
 ) -> list[PersonDetection]:
-    """People, most prominent first (stable for ties): `prominence` times the share of each person that no
-    one else hides (`unhidden_shares`), so someone half behind another ranks below the one in front."""
-    scores = [
-        prominence(person, image_hw) * unhidden
-        for person, unhidden in zip(people, unhidden_shares(people), strict=True)
-    ]
-    order = sorted(range(len(people)), key=lambda index: -scores[index])
-    return [people[index] for index in order]
-
-
-def unhidden_shares(people: Sequence[PersonDetection]) -> list[float]:
-    """Per person, in [0, 1]: how much of them nobody hides. For two people A and B, B's pixels inside A's
-    body reach (`predict.body_reach`) against A's pixels inside B's reach say who stands in front: the
-    excess on A's side is the part of A that B covers. A's share is A's silhouette over silhouette plus
-    every such excess: 1 for someone in front of everybody, about 1/2 for someone half hidden. Symmetric in
-    the people and in the picture's mirror image."""
-    reaches = [person_reach(person) for person in people]
-    covered = [0] * len(people)
-    for a in range(len(people)):
-        for b in range(a + 1, len(people)):
-            reach_a, reach_b = reaches[a], reaches[b]
-            if reach_a is None or reach_b is None:
-                continue
-            b_in_a = int((people[b].mask & reach_a).sum())
-            a_in_b = int((people[a].mask & reach_b).sum())
-            covered[a] += max(0, b_in_a - a_in_b)
-            covered[b] += max(0, a_in_b - b_in_a)
-    areas = [int(person.mask.sum()) for person in people]
-    return [area / (area + hidden) for area, hidden in zip(areas, covered, strict=True)]
+    """People, most prominent first (stable for ties)."""
+    return sorted(people, key=lambda person: -prominence(person, image_hw))
 
 
 def choose_main(people: Sequence[PersonDetection], image_hw: tuple[int, int]) -> PersonDetection | None:

@@ -7,7 +7,6 @@ import numpy as np
 
 from predict.body_reach import body_reach, within_reach
 from predict.detectors.base import PersonDetection, mask_box
-from predict.people import order_by_prominence, prominence, unhidden_shares
 
 H, W = 240, 320
 
@@ -63,23 +62,3 @@ def test_without_a_known_torso_the_mask_is_left_alone():
     mask[20:230, 100:300] = True
     assert body_reach(keypoints, (H, W)) is None
     assert within_reach(_person(keypoints, mask)).mask is mask
-
-
-def test_a_person_half_behind_another_ranks_below_the_one_in_front():
-    front_keypoints, back_keypoints = (
-        _standing_keypoints(130.0, scale=0.7),
-        _standing_keypoints(162.0, scale=0.95),
-    )
-    front_reach, back_reach = body_reach(front_keypoints, (H, W)), body_reach(back_keypoints, (H, W))
-    assert front_reach is not None and back_reach is not None
-    front_mask = front_reach.copy()
-    back_mask = back_reach & ~front_reach  # the front person covers the back one where they overlap
-    front, back = _person(front_keypoints, front_mask), _person(back_keypoints, back_mask)
-    shares = unhidden_shares([back, front])
-    assert shares[1] > 0.95 and 0.2 < shares[0] < 0.8
-    # The back person is taller and nearer the middle: alone they would rank first; hidden, they are second.
-    assert prominence(back, (H, W)) > prominence(front, (H, W))
-    assert order_by_prominence([back, front], (H, W)) == [front, back]
-    mirrored = [_person(k * np.float32([-1, 1, 1]) + np.float32([W, 0, 0]), m[:, ::-1].copy())
-                for k, m in ((back_keypoints, back_mask), (front_keypoints, front_mask))]  # fmt: skip
-    assert np.allclose(unhidden_shares(mirrored), shares, atol=0.02)
