@@ -143,19 +143,20 @@ def test_orientation_volume_and_build_metrics() -> None:
 @pytest.mark.slow
 def test_tiny_benchmark_runs_end_to_end_with_the_real_detector(tmp_path: Path) -> None:
     out = tmp_path / "eval_scenes.json"
-    argv = ["--dataset", "scenes", "--data_dir", str(tmp_path / "bench"), "--num_samples", "3"]
-    argv += ["--scene_cases", "front,waist_up,occluded_by_person", "--device", "cpu", "--out", str(out)]
+    argv = ["--dataset", "scenes", "--data_dir", str(tmp_path / "bench"), "--num_samples", "2"]
+    argv += ["--scene_cases", "waist_up,occluded_by_person", "--device", "cpu", "--out", str(out)]
+    argv += ["--refine_steps", "2"]  # refined and regressor columns both, at a tenth of the default's cost
     assert run_evaluate.main(argv) == 0
     report = json.loads(out.read_text())
-    assert report["dataset"] == "scenes" and report["settings"]["refine_steps"] > 0
-    assert set(report["subsets"]) == {"front", "waist_up", "occluded_by_person"}
+    assert report["dataset"] == "scenes" and report["settings"]["refine_steps"] == 2
+    assert set(report["subsets"]) == {"waist_up", "occluded_by_person"}
     for subset in report["subsets"].values():
         assert subset["num_samples"] >= 1 and "recall" in subset["metrics"]
         assert "recall" in subset["metrics_regressor"]
     assert 0.0 <= report["metrics"]["recall"]["value"] <= 1.0
     assert report["metrics"]["main_person"]["headline"]
     ids = [sample["id"] for sample in report["samples"]]
-    assert ids[0] == "scene_00000/p0" and len(ids) == len(set(ids)) >= 4
+    assert ids[0] == "scene_00000/p0" and len(ids) == len(set(ids)) >= 3
     found = [s for s in report["samples"] if s["status"] == "ok"]
     assert found and all(
         {"mpjpe_pa", "pve_t_sc", "global_orient", "build", "miou"} <= set(s["metrics"]) for s in found
