@@ -31,7 +31,7 @@ from evaluation.loop import (
 from evaluation.report import EvalReport, format_table, write_report_json
 from evaluation.scene_benchmark import DEFAULT_DIR as SCENES_DIR
 from evaluation.scene_benchmark import ensure_scene_benchmark
-from evaluation.scene_cases import CASES, SceneBenchmarkConfig
+from evaluation.scene_cases import CASES, DEFAULT_CASES, SceneBenchmarkConfig
 from evaluation.scene_eval import evaluate_scenes
 from evaluation.synthetic import (
     DEFAULT_DIR,
@@ -116,8 +116,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--scene_cases",
-        default=",".join(CASES),
-        help="scenes: the comma-separated cases the pictures take in turn (default: all: %(default)s)",
+        default=",".join(DEFAULT_CASES),
+        help="scenes: the comma-separated cases the pictures take in turn, of: "
+        + ", ".join(CASES)
+        + " (default: %(default)s)",
     )
     parser.add_argument(
         "--max_people",

@@ -51,7 +51,10 @@ CASES: dict[str, str] = {
     "group": "two to six people at 4-11 m, some cut by the side borders",
     "small": "one to three people 80-200 px tall at 1080 px picture height (scaled to the picture)",
     "build": "full body, yaw within 45 deg, betas 0 and 1 over +-2.5 (short to tall, slim to heavy)",
+    "seated": "one person sitting at a table that hides the legs (not in the default cycle)",
 }
+# The default cycle: every case but "seated", which came later (adding it would change every picture).
+DEFAULT_CASES = tuple(name for name in CASES if name != "seated")
 # |yaw| ranges of the view cases in degrees (either sign); loose clothing and builds turn up to 45 deg.
 VIEW_YAWS = {
     "front": (0.0, 20.0),
@@ -82,7 +85,7 @@ class SceneBenchmarkConfig:
     num_pictures: int = 338
     seed: int = 20_251_208
     image_hw: tuple[int, int] = (540, 960)
-    cases: tuple[str, ...] = tuple(CASES)
+    cases: tuple[str, ...] = DEFAULT_CASES
     focal_per_long_side: float = 2.4
     wide_focal_per_long_side: float = 1.2
     betas_std: float = 1.0
@@ -161,14 +164,8 @@ class LayoutSampler:
         self.body = body
         self.parts = parts
         self.schedule = case_schedule(config)
-        self.poses = ProceduralPoseSource(
-            ProceduralPoseConfig(
-                archetype_weights={name: 1.0 for name in UPRIGHT},
-                yaw_range=5.0,
-                tilt_std=2.0,
-                lying_prob=0.0,
-            )
-        )
+        self.poses = _pose_source(UPRIGHT)
+        self.seated_poses = _pose_source(("sitting",))
 
     def picture(self, index: int) -> PictureLayout:
         """The layout of picture `index` (the same for the same config and index)."""
@@ -196,6 +193,8 @@ class LayoutSampler:
             layout.people.append(self._framed(layout, draws, yaw, fill, case))
         elif case == "occluded_by_object":
             self._behind_object(layout, draws)
+        elif case == "seated":
+            self._at_table(layout, draws)
         else:
             self._standing_people(layout, draws)
         return layout
@@ -218,9 +217,13 @@ class LayoutSampler:
         fill: float,
         part: str | None,
         loose: bool = False,
+        pose: np.ndarray | None = None,
     ) -> PersonLayout:
-        """A person framed in the camera's frame by the box of `part` (None: the whole body)."""
-        pose = turn_root(self.poses.sample(1, draws.torch)[0].numpy(), yaw, layout.pitch_deg)
+        """A person framed in the camera's frame by the box of `part` (None: the whole body); the pose is
+        drawn from the upright archetypes unless given."""
+        if pose is None:
+            pose = self.poses.sample(1, draws.torch)[0].numpy()
+        pose = turn_root(pose, yaw, layout.pitch_deg)
         betas = self._betas(draws, layout.case == "build")
         vertices = self.body(pose, betas)
         framed = vertices if part is None else vertices[self.parts[part]]
@@ -251,7 +254,29 @@ class LayoutSampler:
                 width=width,
                 depth=float(rng.uniform(0.3, 0.6)),
                 height=height,
-                colour=tuple(float(c) for c in rng.uniform(0.25, 0.75, 3)),  # type: ignore[arg-type]
+                colour=_colour(rng, 0.25, 0.75),
+            )
+        )
+
+    def _at_table(self, layout: PictureLayout, draws: _Draws) -> None:
+        """A seated person framed whole, level camera, behind a 65-75 cm table reaching to the knees."""
+        rng = draws.rng
+        pose = self.seated_poses.sample(1, draws.torch)[0].numpy()
+        person = self._framed(
+            layout, draws, float(rng.uniform(-30.0, 30.0)), float(rng.uniform(0.6, 0.75)), None, pose=pose
+        )
+        layout.people.append(person)
+        vertices = self.body(person.pose, person.betas) + torch.from_numpy(person.cam_t)
+        low, high = vertices.amin(0), vertices.amax(0)
+        depth = float(rng.uniform(0.6, 0.9))
+        layout.occluders.append(
+            Occluder(
+                x=float((low[0] + high[0]) / 2),
+                z=float(low[2]) - depth / 2,  # its far side at the knees: nothing pokes through
+                width=float(rng.uniform(1.0, 1.6)),
+                depth=depth,
+                height=float(rng.uniform(0.65, 0.75)),
+                colour=_colour(rng, 0.3, 0.8),
             )
         )
 
@@ -292,19 +317,15 @@ class LayoutSampler:
     def _dress(self, draws: _Draws, loose: bool) -> Dress:
         rng = draws.rng
 
-        def colour(low: float, high: float) -> tuple[float, float, float]:
-            r, g, b = (float(c) for c in rng.uniform(low, high, 3))
-            return (r, g, b)
-
         return Dress(
             skin=str(rng.choice(sorted(SKIN_TONES))),
             hair=str(rng.choice(sorted(HAIR_COLOURS))),
-            shirt=colour(0.1, 0.95),
-            trousers=colour(0.08, 0.6),
-            shoes=colour(0.05, 0.9),
+            shirt=_colour(rng, 0.1, 0.95),
+            trousers=_colour(rng, 0.08, 0.6),
+            shoes=_colour(rng, 0.05, 0.9),
             long_sleeves=bool(rng.random() < 0.5),
             shorts=bool(rng.random() < 0.2),
-            coat=colour(0.1, 0.8) if loose else (0.0, 0.0, 0.0),
+            coat=_colour(rng, 0.1, 0.8) if loose else (0.0, 0.0, 0.0),
             coat_offset=float(rng.uniform(0.03, 0.08)) if loose else 0.0,
             coat_down_to_knees=bool(rng.random() < 0.7),
         )
@@ -320,6 +341,21 @@ class _Draws:
     def __init__(self, seed: int):
         self.rng = np.random.default_rng(seed)
         self.torch = torch.Generator().manual_seed(seed)
+
+
+def _pose_source(archetypes: tuple[str, ...]) -> ProceduralPoseSource:
+    """The procedural sampler over some archetypes, facing the camera (the cases turn the bodies)."""
+    return ProceduralPoseSource(
+        ProceduralPoseConfig(
+            archetype_weights={name: 1.0 for name in archetypes}, yaw_range=5.0, tilt_std=2.0, lying_prob=0.0
+        )
+    )
+
+
+def _colour(rng: np.random.Generator, low: float, high: float) -> tuple[float, float, float]:
+    """An sRGB albedo with channels uniform in [low, high)."""
+    r, g, b = (float(c) for c in rng.uniform(low, high, 3))
+    return (r, g, b)
 
 
 def turn_root(pose: np.ndarray, yaw_deg: float, pitch_deg: float) -> np.ndarray:
