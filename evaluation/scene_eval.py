@@ -131,7 +131,7 @@ def _evaluate_picture(
     path = benchmark.image_path(index)
     loaded = read_image_rgb(path)
     try:
-        people = find_people(detector, loaded.rgb, path, max_people).people
+        people = find_people(detector, loaded.rgb, path, max_people, tiles=True).people
     except ImageDetectionError:  # the pipeline reports no person for this picture: everybody is missed
         people = []
     rows = benchmark.rows(index)

@@ -21,6 +21,7 @@ from predict.detectors.base import PersonDetection, mask_box
 # COCO-17 indices.
 _NOSE, _L_EAR, _R_EAR = 0, 3, 4
 _L_SHOULDER, _R_SHOULDER, _L_HIP, _R_HIP = 5, 6, 11, 12
+_TORSO = (_L_SHOULDER, _R_SHOULDER, _R_HIP, _L_HIP)  # a polygon, in drawing order
 _LIMBS = ((5, 7), (7, 9), (6, 8), (8, 10), (11, 13), (13, 15), (12, 14), (14, 16))  # upper/lower arms, legs
 _ENDS = (9, 10, 15, 16)  # wrists and ankles: hands and feet reach past them
 
@@ -29,6 +30,9 @@ LIMB_RADIUS = 0.3  # half-thickness of an arm or leg
 END_RADIUS = 0.4  # disc around each wrist and ankle (hand, foot)
 HEAD_RADIUS = 0.55  # disc around the head's centre (hair, hats)
 MIN_CONFIDENCE = 0.05  # joints below this are not drawn (keypoint files mark missing joints with 0)
+# A torso shorter than this share of the silhouette's height means keypoints that do not describe the
+# silhouette (a landmark model lost on an odd pose or view): the mask is then left as it is.
+MIN_TORSO_SHARE = 0.15
 _ON = (1,)  # the drawing value of the one-channel reach map
 
 
@@ -41,14 +45,8 @@ def body_reach(keypoints: np.ndarray, image_hw: tuple[int, int]) -> np.ndarray |
         image_hw: (height, width).
     """
     points, confidence = keypoints[:, :2].astype(np.float64), keypoints[:, 2]
-    torso_joints = [_L_SHOULDER, _R_SHOULDER, _R_HIP, _L_HIP]
-    if (confidence[torso_joints] < MIN_CONFIDENCE).any():
-        return None
-    torso = 0.5 * (
-        np.linalg.norm(points[_L_SHOULDER] - points[_L_HIP])
-        + np.linalg.norm(points[_R_SHOULDER] - points[_R_HIP])
-    )
-    if torso < 1.0:
+    torso = torso_length(keypoints)
+    if torso is None or torso < 1.0:
         return None
     limb_width = 2 * max(1, round(LIMB_RADIUS * torso))
     height, width = image_hw
@@ -63,7 +61,7 @@ def body_reach(keypoints: np.ndarray, image_hw: tuple[int, int]) -> np.ndarray |
         return max(1, int(round(share * torso * scale)))
 
     reach = np.zeros((height, width), np.uint8)
-    polygon = np.array([fixed(points[j]) for j in torso_joints], np.int32)
+    polygon = np.array([fixed(points[j]) for j in _TORSO], np.int32)
     cv2.fillPoly(reach, [polygon], _ON, lineType=cv2.LINE_8, shift=shift)
     # The polygon's outline drawn thick grows it by the margin on every side.
     cv2.polylines(reach, [polygon], True, _ON, thickness=2 * max(1, round(TORSO_MARGIN * torso)), shift=shift)
@@ -83,9 +81,23 @@ def body_reach(keypoints: np.ndarray, image_hw: tuple[int, int]) -> np.ndarray |
     return reach.astype(bool)
 
 
+def torso_length(keypoints: np.ndarray) -> float | None:
+    """Mean shoulder-to-hip distance in pixels of COCO-17 keypoints (17, 3); None when one of the four
+    joints is missing."""
+    if (keypoints[list(_TORSO), 2] < MIN_CONFIDENCE).any():
+        return None
+    points = keypoints[:, :2].astype(np.float64)
+    left = np.linalg.norm(points[_L_SHOULDER] - points[_L_HIP])
+    return float(0.5 * (left + np.linalg.norm(points[_R_SHOULDER] - points[_R_HIP])))
+
+
 def within_reach(person: PersonDetection) -> PersonDetection | None:
     """The person with their mask limited to their body's reach; None when nothing of the mask is left.
-    A person whose reach cannot be drawn is returned unchanged."""
+    A person whose reach cannot be drawn, or whose torso is implausibly short for the silhouette
+    (`MIN_TORSO_SHARE`), is returned unchanged."""
+    torso = torso_length(person.keypoints)
+    if torso is None or torso < MIN_TORSO_SHARE * float(person.box[3] - person.box[1]):
+        return person
     reach = body_reach(person.keypoints, (person.mask.shape[0], person.mask.shape[1]))
     if reach is None:
         return person

@@ -36,7 +36,9 @@ DEFAULT_MAX_PEOPLE = 8
 INPAINT_SCALE = 4  # paint people out at 1/4 resolution: ~10 ms for a 640 x 480 picture
 MIN_NEW_SHARE = 0.3  # a detection with less of its silhouette outside earlier people is a repeat
 KEYPOINT_SEEN = 0.5  # keypoints at least this confident count towards completeness
-TILE_MIN_SIDE = 720  # pictures with a shorter side are searched whole only (their people are large enough)
+# Pictures with a shorter side are searched whole only: a window of half of it would give the detector too
+# few pixels to find anyone the whole-picture search missed.
+TILE_MIN_SIDE = 480
 NO_PERSON = "No person found in this image."
 # Under 32 px tall a person is a blocky blob (limbs a pixel or two wide, the face's five keypoints within a
 # few pixels of each other) that the crop (1.2 times the box) magnifies to the regressor's input, 6.7 times
@@ -86,7 +88,7 @@ def find_people(
     image_rgb: np.ndarray,
     image_path: Path | None = None,
     max_people: int = DEFAULT_MAX_PEOPLE,
-    tiles: bool = True,
+    tiles: bool = False,
 ) -> PeopleFound:
     """Everybody in the picture (at most `max_people`), ordered by `prominence`; people under
     `MIN_PERSON_HEIGHT` pixels go to `too_small`.

@@ -62,3 +62,15 @@ def test_without_a_known_torso_the_mask_is_left_alone():
     mask[20:230, 100:300] = True
     assert body_reach(keypoints, (H, W)) is None
     assert within_reach(_person(keypoints, mask)).mask is mask
+
+
+def test_keypoints_that_do_not_describe_the_silhouette_leave_it_whole():
+    """A landmark model lost on an odd view can put a tiny torso on a tall silhouette; cutting the mask to
+    that reach would split one person into pieces, so the mask stays as detected."""
+    keypoints = _standing_keypoints(150.0)
+    keypoints[[11, 12], 1] = keypoints[[5, 6], 1] + 10.0  # hips 10 px below the shoulders on a 200 px body
+    mask = np.zeros((H, W), bool)
+    mask[20:230, 110:190] = True
+    assert within_reach(_person(keypoints, mask)).mask is mask
+    plausible = _standing_keypoints(150.0)
+    assert within_reach(_person(plausible, mask)).mask.sum() < mask.sum()  # a real torso does cut

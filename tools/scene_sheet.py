@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     with make_image_detector() as detector:
         for index, person, metrics in hardest(report, args.count, args.per_case, cases):
             rgb = read_image_rgb(benchmark.image_path(index)).rgb
-            people = find_people(detector, rgb).people
+            people = find_people(detector, rgb, tiles=True).people
             matched = match_people(
                 [p.mask for p in people], benchmark.seen(index), len(benchmark.rows(index))
             )
