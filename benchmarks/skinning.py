@@ -17,29 +17,18 @@ from pathlib import Path
 import torch
 
 from benchmarks.common import best_seconds, machine, write_report
-from models.body_model import SMPLFormatBodyModel
+from models.body_model import SMPLFormatBodyModel, SmplxBodyModel, read_smpl_format
 from models.bundle import load_bundle
 from utils.rotations import axis_angle_to_rotmat
+from utils.runtime import REPO_ROOT
+
+OPEN_BODY_FILE = REPO_ROOT / "additional" / "open_body" / "OPEN_BODY_NEUTRAL.npz"
 
 
-def _smplx_forward(model: SMPLFormatBodyModel) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    from smplx.lbs import lbs
-
-    def forward(rotations: torch.Tensor, betas: torch.Tensor) -> torch.Tensor:
-        vertices, _ = lbs(
-            betas,
-            rotations,
-            model.v_template,
-            model.shapedirs,
-            model.posedirs,
-            model.J_regressor,
-            model.parents,
-            model.lbs_weights,
-            pose2rot=False,
-        )
-        return vertices
-
-    return forward
+def _smplx_forward() -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """smplx's `lbs` on the same model file (the SMPL path's layer)."""
+    reference = SmplxBodyModel(read_smpl_format(OPEN_BODY_FILE))
+    return lambda rotations, betas: reference(rotations, betas).vertices
 
 
 def _ours_forward(
@@ -84,7 +73,7 @@ def main(argv: list[str] | None = None) -> dict:
     variants = {
         "ours": _ours_forward(model, natural),
         "ours (correctives on)": _ours_forward(model, True),
-        "smplx lbs": _smplx_forward(model),
+        "smplx lbs": _smplx_forward(),
     }
     results: dict[str, dict[str, dict[str, float]]] = {}
     print(f"{'batch':>5}  {'variant':<22} {'forward ms':>11} {'fwd+bwd ms':>11}")

@@ -7,14 +7,14 @@ from unittest import mock
 
 import pytest
 import torch
-from smplx.lbs import lbs as smplx_lbs
 
-from models.body_model import BodyModelAssetError, SMPLFormatBodyModel, SmplxBodyModel
+from models.body_model import BodyModelAssetError, SMPLFormatBodyModel, SmplxBodyModel, read_smpl_format
 from models.bundle import load_bundle
 from models.skinning import kinematic_chain
 from tests.smpl_fixture import write_smpl_format_assets
 from utils.joint_names import SMPL_PARENTS
 from utils.rotations import axis_angle_to_rotmat
+from utils.runtime import REPO_ROOT
 
 
 @pytest.fixture(scope="module")
@@ -30,40 +30,26 @@ def _random_pose_and_shape(batch: int, seed: int) -> tuple[torch.Tensor, torch.T
     return axis_angle_to_rotmat(axis_angle), betas
 
 
-def _smplx_reference(model: SMPLFormatBodyModel, rotations: torch.Tensor, betas: torch.Tensor):
-    return smplx_lbs(
-        betas,
-        rotations,
-        model.v_template,
-        model.shapedirs,
-        model.posedirs,
-        model.J_regressor,
-        model.parents,
-        model.lbs_weights,
-        pose2rot=False,
-    )
-
-
 @pytest.mark.parametrize("gender", ["neutral", "male", "female"])
 def test_ours_equals_smplx_on_the_smpl_stand_ins(smpl_dir, gender):
-    model = SMPLFormatBodyModel.from_file(smpl_dir / "smpl" / f"SMPL_{gender.upper()}.pkl")
+    arrays = read_smpl_format(smpl_dir / "smpl" / f"SMPL_{gender.upper()}.pkl")
+    model = SMPLFormatBodyModel(arrays)
     assert model.has_pose_correctives  # the stand-ins carry pose correctives, so that step is compared too
     rotations, betas = _random_pose_and_shape(16, seed=1)
-    ours = model(rotations, betas)
-    vertices, joints = _smplx_reference(model, rotations, betas)
-    torch.testing.assert_close(ours.vertices, vertices, atol=1e-5, rtol=0)
-    torch.testing.assert_close(ours.joints, joints, atol=1e-5, rtol=0)
+    ours, theirs = model(rotations, betas), SmplxBodyModel(arrays)(rotations, betas)
+    torch.testing.assert_close(ours.vertices, theirs.vertices, atol=1e-5, rtol=0)
+    torch.testing.assert_close(ours.joints, theirs.joints, atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("gender", ["neutral", "male", "female"])
 def test_ours_equals_smplx_on_the_open_body(gender):
     model = load_bundle("open", gender).body_model
     assert type(model) is SMPLFormatBodyModel  # the open body is posed by our skinning
+    arrays = read_smpl_format(REPO_ROOT / "additional" / "open_body" / f"OPEN_BODY_{gender.upper()}.npz")
     rotations, betas = _random_pose_and_shape(16, seed=2)
-    ours = model(rotations, betas)
-    vertices, joints = _smplx_reference(model, rotations, betas)
-    torch.testing.assert_close(ours.vertices, vertices, atol=1e-5, rtol=0)
-    torch.testing.assert_close(ours.joints, joints, atol=1e-5, rtol=0)
+    ours, theirs = model(rotations, betas), SmplxBodyModel(arrays)(rotations, betas)
+    torch.testing.assert_close(ours.vertices, theirs.vertices, atol=1e-5, rtol=0)
+    torch.testing.assert_close(ours.joints, theirs.joints, atol=1e-5, rtol=0)
 
 
 def test_the_smpl_path_is_posed_by_smplx_and_agrees_with_ours(smpl_dir):
