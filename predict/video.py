@@ -457,6 +457,7 @@ def _write_videos(
     faces = predictor.bundle.faces
     device = predictor.device
     writers: dict[str, _VideoWriter] = {}
+    complete = False
     try:
         for index, frame in enumerate(source.frames()):
             if frame is None or frame.shape[:2] != frame_hw:
@@ -482,9 +483,10 @@ def _write_videos(
                 else:
                     picture = np.full((options.view_size, options.view_size, 3), 235, np.uint8)
                 _writer(writers, "side", output_dir, stem, picture, source.fps).write(picture)
+        complete = True
     finally:
         for writer in writers.values():
-            writer.close()
+            writer.close(complete)
     return [writer.path.name for writer in writers.values()]
 
 
@@ -505,9 +507,14 @@ class _VideoWriter:
     def write(self, rgb: np.ndarray) -> None:
         self._writer.write(np.ascontiguousarray(rgb[:, :, ::-1]))
 
-    def close(self) -> None:
+    def close(self, complete: bool = True) -> None:
+        """Finish the file: renamed to its final name when `complete`, else removed, so that a clip cut
+        short by an error is never left under the name of a whole one."""
         self._writer.release()
-        self._tmp.replace(self.path)
+        if complete:
+            self._tmp.replace(self.path)
+        else:
+            self._tmp.unlink(missing_ok=True)
 
 
 def _writer(

@@ -13,7 +13,17 @@ import torch
 
 import run_predict
 from models.bundle import load_bundle
-from predict.video import BoxTracker, FrameSource, VideoReadError, one_euro, one_euro_two_way
+from predict.predictor import Predictor
+from predict.video import (
+    BoxTracker,
+    FrameSource,
+    VideoOptions,
+    VideoReadError,
+    _VideoWriter,
+    _write_videos,
+    one_euro,
+    one_euro_two_way,
+)
 from tests.helpers import make_checkpoint
 
 CLIP = Path(__file__).resolve().parents[1] / "demo" / "multi" / "walk_01.mp4"
@@ -155,3 +165,37 @@ def test_bad_videos_end_with_one_sentence_and_exit_zero(
         reason = entry["reason"]
         assert reason.endswith(".") and reason.count(". ") == 0 and "bad.mp4" in reason
         assert reason in capsys.readouterr().out
+
+
+@pytest.mark.reliability
+def test_a_clip_cut_short_by_an_error_leaves_no_file_under_its_final_name(tmp_path):
+    frame = np.full((48, 64, 3), 90, np.uint8)
+    whole = _VideoWriter(tmp_path / "whole_overlay", 10.0, (64, 48))
+    for _ in range(3):
+        whole.write(frame)
+    whole.close()
+    cut = _VideoWriter(tmp_path / "cut_overlay", 10.0, (64, 48))
+    cut.write(frame)
+    cut.close(complete=False)
+    assert whole.path.is_file() and whole.path.stat().st_size > 0
+    assert not cut.path.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [whole.path.name]  # no temporary file is left
+
+
+class _FailingSource(FrameSource):
+    """Two frames of a clip, then a decoder error."""
+
+    def frames(self):
+        yield np.full((48, 64, 3), 90, np.uint8)
+        yield np.full((48, 64, 3), 120, np.uint8)
+        raise RuntimeError("the decoder gave up")
+
+
+@pytest.mark.reliability
+def test_an_error_mid_clip_leaves_neither_overlay_nor_side_video(tmp_path, checkpoint):
+    predictor = Predictor.from_checkpoint(checkpoint, device="cpu")
+    source = _FailingSource(tmp_path / "clip.mp4", 10.0, 3, False)
+    nobody = [{"frame_index": np.zeros(0, int), "focal_length": 100.0, "principal_point": np.zeros(2)}]
+    with pytest.raises(RuntimeError, match="decoder gave up"):
+        _write_videos(source, nobody, predictor, tmp_path, "clip", (48, 64), VideoOptions(overlay=True))
+    assert list(tmp_path.iterdir()) == []
