@@ -100,6 +100,14 @@ class ProxyAugmentConfig:
     # a sample's silhouette is eroded or dilated by 1..edge_noise_radius px with this probability.
     edge_noise_prob: float = 0.0
     edge_noise_radius: int = 2
+    # Hard cases (augmentation/hard_cases.py), each a probability per sample: the picture ends at a random
+    # line (portraits, people cut by the frame's side); an ellipse hides silhouette and joints (someone or
+    # something in front); the torso and legs grow by 1..dress_radius px (loose clothes). The targets stay
+    # the whole, undressed body.
+    border_cut_prob: float = 0.0
+    ellipse_occlusion_prob: float = 0.0
+    dress_prob: float = 0.0
+    dress_radius: int = 6
 
 
 @dataclass(frozen=True)

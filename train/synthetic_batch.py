@@ -21,6 +21,7 @@ import torch
 
 from augmentation.camera import sample_camera_translation
 from augmentation.crop_jitter import CropJitter, sample_crop_jitter
+from augmentation.hard_cases import cut_by_border, dress_silhouette, occlude_with_ellipse
 from augmentation.proxy import (
     drop_joints,
     jitter_joints,
@@ -237,6 +238,7 @@ class SyntheticBatchGenerator:
         then the proxy representation. Our extras draw nothing while off (probability 0), so the original's
         augmentations see the same random stream with or without them."""
         aug = self.config.proxy_augment
+        labels = maps  # before part removal: dressing grows the parts the body has, seen or not
         maps, parts_removed = remove_body_parts(maps, generator, aug.part_removal_probs)
         maps, occluded = occlude_box(
             maps, generator, aug.occlusion_prob, aug.occlusion_size, aug.occlusion_centre_range
@@ -251,8 +253,29 @@ class SyntheticBatchGenerator:
         if aug.joint_dropout_prob > 0:
             all_joints = torch.ones(joints2d.shape[:2], dtype=torch.bool, device=joints2d.device)
             drawn = drop_joints(all_joints, generator, aug.joint_dropout_prob)
+        if max(aug.border_cut_prob, aug.ellipse_occlusion_prob, aug.dress_prob) > 0:
+            silhouettes, drawn = self._hard_cases(silhouettes, labels, noisy_joints, drawn, generator)
         draws = AugmentationDraws(parts_removed, occluded, jitter.scale, jitter.shift)
         return self._proxy_representation(silhouettes, noisy_joints, drawn), maps, draws
+
+    def _hard_cases(
+        self,
+        silhouettes: torch.Tensor,
+        labels: torch.Tensor,
+        joints2d: torch.Tensor,
+        drawn: torch.Tensor | None,
+        generator: torch.Generator,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Dressing, then an occluding ellipse, then a border cut (augmentation/hard_cases.py): clothes
+        are in the picture before anything hides them, and the frame cuts last."""
+        aug = self.config.proxy_augment
+        if drawn is None:
+            drawn = torch.ones(joints2d.shape[:2], dtype=torch.bool, device=joints2d.device)
+        silhouettes = dress_silhouette(silhouettes, labels, generator, aug.dress_prob, aug.dress_radius)
+        silhouettes, drawn = occlude_with_ellipse(
+            silhouettes, joints2d, drawn, generator, aug.ellipse_occlusion_prob
+        )
+        return cut_by_border(silhouettes, joints2d, drawn, generator, aug.border_cut_prob)
 
     def _proxy_representation(
         self, silhouettes: torch.Tensor, joints2d: torch.Tensor, drawn: torch.Tensor | None
