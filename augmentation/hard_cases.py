@@ -50,33 +50,22 @@ def cut_by_border(
     batch, size = silhouettes.shape[0], silhouettes.shape[-1]
     device = silhouettes.device
     cut = bernoulli((batch,), prob, generator).to(device)
-    side = torch.randint(0, 4, (batch,), generator=generator, device=generator.device).to(
-        device
-    )  # 0, 1 bottom
+    side = torch.randint(0, 4, (batch,), generator=generator, device=generator.device).to(device)
     bottom = uniform((batch,), *BOTTOM_CUT_RANGE, generator).to(device) * size
     kept = uniform((batch,), *SIDE_CUT_RANGE, generator).to(device) * size
-    # Per sample, pixels (and joints) at or beyond the line along their axis go: rows for a bottom cut,
-    # columns for a side cut (side 2 keeps the left part, side 3 the right).
+    # Sides 0 and 1 cut at the bottom, 2 keeps the left part, 3 the right one.
     line = torch.where(side < 2, bottom, torch.where(side == 2, kept, size - kept))
+
+    def beyond(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Whether points (u, v), batch first, lie at or beyond their sample's line (cut samples only)."""
+        shape = (batch,) + (1,) * (max(u.dim(), v.dim()) - 1)
+        at, kind = line.view(shape), side.view(shape)
+        gone = torch.where(kind < 2, v >= at, torch.where(kind == 2, u >= at, u < at))
+        return gone & cut.view(shape)
+
     centres = torch.arange(size, device=device, dtype=torch.float32) + 0.5
-    rows_gone = centres[None, :] >= line[:, None]  # (B, R) by row
-    cols_left = centres[None, :] < line[:, None]  # for side 3: the left part goes
-    cols_right = centres[None, :] >= line[:, None]  # for side 2: the right part goes
-    gone = torch.where(
-        (side < 2)[:, None, None],
-        rows_gone[:, :, None].expand(-1, -1, size),
-        torch.where((side == 2)[:, None, None], cols_right[:, None, :], cols_left[:, None, :]).expand(
-            -1, size, -1
-        ),
-    )
-    gone = gone & cut[:, None, None]
-    u, v = joints2d[..., 0], joints2d[..., 1]
-    joint_gone = torch.where(
-        (side < 2)[:, None],
-        v >= line[:, None],
-        torch.where((side == 2)[:, None], u >= line[:, None], u < line[:, None]),
-    )
-    return silhouettes & ~gone, drawn & ~(joint_gone & cut[:, None])
+    pixels_gone = beyond(centres[None, None, :], centres[None, :, None])  # pixel centres (B, R, R)
+    return silhouettes & ~pixels_gone, drawn & ~beyond(joints2d[..., 0], joints2d[..., 1])
 
 
 def occlude_with_ellipse(

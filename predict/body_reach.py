@@ -75,9 +75,7 @@ def body_reach(keypoints: np.ndarray, image_hw: tuple[int, int]) -> np.ndarray |
     neck = 0.5 * (points[_L_SHOULDER] + points[_R_SHOULDER])
     centre = points[head].mean(0) if head else neck + 0.35 * (neck - 0.5 * (points[_L_HIP] + points[_R_HIP]))
     cv2.circle(reach, fixed(centre), radius(HEAD_RADIUS), _ON, thickness=-1, shift=shift)
-    cv2.line(
-        reach, fixed(neck), fixed(centre), _ON, thickness=2 * max(1, round(LIMB_RADIUS * torso)), shift=shift
-    )
+    cv2.line(reach, fixed(neck), fixed(centre), _ON, thickness=limb_width, shift=shift)
     return reach.astype(bool)
 
 
