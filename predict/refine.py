@@ -43,7 +43,7 @@ from renderers.decimate import decimate_to_faces
 from renderers.soft import soft_silhouette, soften_mask
 from utils.cameras import pixels_to_normalised, weak_perspective_to_translation
 from utils.joint_names import NUM_BETAS, NUM_SKELETON_JOINTS
-from utils.rotations import rot6d_to_rotmat
+from utils.rotations import axis_angle_to_rotmat, rot6d_to_rotmat
 
 # Images whose silhouette covers more than this share of the crop's in-image pixels are not refined.
 _FULL_MASK_SHARE = 0.9
@@ -171,8 +171,10 @@ class Refiner:
             standing = torch.tensor([1.0, 0.0, 0.0, 1.0, 0.0, 0.0], device=hidden.device)  # identity in 6D
             start = (start[0], torch.where(hidden[..., None], standing, start[1]), start[2])
         prior_weights = torch.full(
-            (batch_size, NUM_SKELETON_JOINTS), self.config.pose_prior_weight / NUM_SKELETON_JOINTS
-        ).to(cam_wp.device)
+            (batch_size, NUM_SKELETON_JOINTS),
+            self.config.pose_prior_weight / NUM_SKELETON_JOINTS,
+            device=cam_wp.device,
+        )
         if hidden is not None:
             prior_weights = prior_weights + self.config.hidden_leg_weight * hidden
         targets = _FitTargets(
@@ -364,10 +366,8 @@ def _with_orientation_starts(
     copy points at its own turned start, so that no start is penalised for its turn."""
     cam_wp, pose6d, betas = start
     angles = torch.deg2rad(torch.tensor(turns, dtype=pose6d.dtype, device=pose6d.device))
-    cos, sin, zero, one = angles.cos(), angles.sin(), torch.zeros_like(angles), torch.ones_like(angles)
-    turn = torch.stack([cos, zero, sin, zero, one, zero, -sin, zero, cos], dim=1).view(
-        -1, 1, 3, 3
-    )  # (K,1,3,3)
+    about_y = torch.stack([torch.zeros_like(angles), angles, torch.zeros_like(angles)], dim=1)
+    turn = axis_angle_to_rotmat(about_y)[:, None]  # (K, 1, 3, 3)
     root = pose6d[:, 0].reshape(-1, 3, 2)  # the 6D columns turn with the rotation they stand for
     turned_roots = (turn @ root).reshape(len(turns), -1, 6)  # (K, B, 6)
     poses = pose6d.repeat(len(turns), 1, 1)
